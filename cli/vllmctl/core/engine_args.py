@@ -1,0 +1,664 @@
+"""Check a `vllm serve` command line against the parser data of one vLLM release.
+
+The data (engine_data/vllm-<version>.json) is produced from the real parser by
+scripts/gen_engine_args.py; this module re-applies what vLLM's FlexibleArgumentParser and
+argparse do with it (underscore normalisation, `-O3`, dotted JSON keys, unique-prefix
+abbreviations, `--flag=value`) without importing vllm, and adds the checks vLLM only makes later
+(companion flags, value ranges) plus clashes with the flags the chart derives from models.yaml.
+Standard library only: it runs on every `validate`, `render` and `install`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vllmctl.core.engine_argv import CHART, RENDERING, USER, VALUES, ArgToken, Source, describe_source
+
+DATA_DIR = Path(__file__).with_name("engine_data")
+
+ERROR = "error"
+WARNING = "warning"
+
+@dataclass(frozen=True, slots=True)
+class EngineArgProblem:
+    model: str
+    flag: str
+    message: str
+    source: Source
+    severity: str = ERROR
+    code: str = ""
+    origin: str = USER
+    user_index: int | None = None
+    stage: str = "parser"  # "parser": `vllm serve` refuses to start; "engine": fails at engine start
+
+    @property
+    def where(self) -> str:
+        return describe_source(self.source)
+
+    def __str__(self) -> str:
+        return f"model {self.model!r}, {self.where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    version: str
+    options: tuple[dict, ...]
+    by_string: dict[str, dict]
+    by_dest: dict[str, dict]
+    rules: tuple[dict, ...]
+    allow_abbrev: bool = True
+    long_strings: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------------------- data loading
+
+
+def available_versions() -> list[str]:
+    names = (p.name for p in DATA_DIR.glob("vllm-*.json"))
+    return sorted((n[len("vllm-") : -len(".json")] for n in names), key=_vkey)
+
+
+def _vkey(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+
+
+@functools.lru_cache(maxsize=8)
+def load_spec(version: str) -> EngineSpec:
+    data = json.loads((DATA_DIR / f"vllm-{version}.json").read_text(encoding="utf-8"))
+    by_string: dict[str, dict] = {}
+    by_dest: dict[str, dict] = {}
+    for opt in data["options"]:
+        for s in opt["option_strings"]:
+            by_string[s] = opt
+        by_dest[opt["dest"]] = opt
+    return EngineSpec(
+        version=data["vllm_version"],
+        options=tuple(data["options"]),
+        by_string=by_string,
+        by_dest=by_dest,
+        rules=tuple(data.get("rules", ())),
+        allow_abbrev=data["parser"]["allow_abbrev"],
+        long_strings=tuple(sorted(s for s in by_string if s.startswith("--"))),
+    )
+
+
+_TAG_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+def spec_for_tag(image_tag: str | None) -> tuple[EngineSpec, str | None]:
+    """The parser data for an image tag such as `v0.32.0`, and a warning when it is not exact."""
+    versions = available_versions()
+    if not versions:
+        raise FileNotFoundError(f"no vLLM argument data under {DATA_DIR}")
+    tag = (image_tag or "").strip()
+    m = _TAG_VERSION.search(tag)
+    if not m:
+        newest = versions[-1]
+        return load_spec(newest), (
+            f"image tag {tag or '(none)'!r} does not name a vLLM release; engine flags were checked "
+            f"against vLLM {newest}, the newest release with argument data: pin the tag (e.g. v{newest})."
+        )
+    wanted = tuple(int(x) for x in m.groups())
+    exact = ".".join(m.groups())
+    if exact in versions:
+        return load_spec(exact), None
+    older = [v for v in versions if _vkey(v) <= wanted]
+    nearest = older[-1] if older else versions[0]
+    return load_spec(nearest), (
+        f"no argument data for vLLM {exact} (image tag {tag!r}); engine flags were checked against "
+        f"vLLM {nearest}, the nearest release with data, so newer or removed flags may be misjudged."
+    )
+
+
+# ---------------------------------------------------------------------------- value checks
+
+_HUMAN = re.compile(r"(\d+(?:\.\d+)?)([kKmMgGtT])")
+_JSON_OBJ = re.compile(r"(?s)^\s*{.*}\s*$")
+_JSON_HUMAN = re.compile(r"\b\d+(?:\.\d+)?[kKmMgGtT]\b")
+_JSON_STRINGS = re.compile(r'("(?:[^"\\]|\\.)*")')
+
+
+class _BadValue(Exception):
+    def __init__(self, message: str, code: str = "bad-type"):
+        super().__init__(message)
+        self.code = code
+
+
+def _human_int(value: str) -> int:
+    value = value.strip()
+    m = _HUMAN.fullmatch(value)
+    if m:
+        number, suffix = m.groups()
+        if suffix in "kmgt":
+            return int(float(number) * 10 ** (3 * ("kmgt".index(suffix) + 1)))
+        if "." in number:
+            raise _BadValue(f"decimals are not allowed with the binary suffix {suffix}; did you mean "
+                            f"{number}{suffix.lower()}?")
+        return int(number) * 2 ** (10 * ("KMGT".index(suffix) + 1))
+    return int(value)
+
+
+def _expand_json_numbers(val: str) -> str:
+    parts = _JSON_STRINGS.split(val)
+    for i in range(0, len(parts), 2):
+        parts[i] = _JSON_HUMAN.sub(lambda m: str(_human_int(m.group())), parts[i])
+    return "".join(parts)
+
+
+def _json(flag: str, val: str) -> Any:
+    try:
+        return json.loads(val)
+    except ValueError as e:
+        raise _BadValue(f"{flag} is not valid JSON ({e.msg} at character {e.pos}): {val!r}.", "bad-json") from None
+
+
+def _check_keys(flag: str, obj: Any, desc: dict, path: str = "") -> None:
+    if not isinstance(obj, dict):
+        where = f"{path} in " if path else ""
+        raise _BadValue(f"{where}{flag} must be a JSON object for {desc['class']}, got {obj!r}.", "bad-json")
+    keys = desc.get("keys") or {}
+    for key, value in obj.items():
+        if key not in keys:
+            if desc.get("extra") != "forbid":
+                continue
+            hint = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.6)
+            dym = f" (did you mean {hint[0]!r}?)" if hint else ""
+            if len(keys) <= 15:
+                valid = f"valid keys: {', '.join(sorted(keys))}"
+            else:
+                valid = f"see `vllm serve --help={desc['class']}` for its {len(keys)} keys"
+            raise _BadValue(f"{flag} has unknown key {path}{key!r}{dym}; {valid}.", "bad-json")
+        nested = keys[key]
+        if nested and isinstance(value, dict):
+            _check_keys(flag, value, nested, f"{path}{key}.")
+
+
+_TYPE_WORDS = {
+    "int": "an integer", "float": "a number", "human_int": "an integer (suffixes k, m, g, K, M, G allowed)",
+    "human_int_or_auto": "an integer, 'auto' or -1 (suffixes k, m, K, M allowed)",
+}
+
+
+def convert(opt: dict, flag: str, raw: str) -> Any:
+    """The value argparse stores for one argument string, or _BadValue as the parser would fail."""
+    t = opt.get("type") or {"name": "str"}
+    name = t["name"]
+    if t.get("optional") and raw in ("", "None"):
+        return None
+    try:
+        if name == "str" or name == "any":
+            return raw
+        if name == "int":
+            return int(raw)
+        if name == "float":
+            return float(raw)
+        if name == "human_int":
+            return _human_int(raw)
+        if name == "human_int_or_auto":
+            s = raw.strip()
+            return -1 if s == "-1" or s.lower() == "auto" else _human_int(s)
+        if name == "lower_snake":
+            return raw.lower().replace("-", "_")
+        if name == "json":
+            return _json(flag, raw)
+        if name == "json_or_str":
+            if not _JSON_OBJ.match(raw) or raw in ("", "None"):
+                return raw
+            return _json(flag, raw)
+        if name == "dataclass":
+            obj = _json(flag, _expand_json_numbers(raw))
+            _check_keys(flag, obj, t)
+            return obj
+    except ValueError:
+        word = _TYPE_WORDS.get(name, name)
+        raise _BadValue(f"{flag} expects {word}, got {raw!r}.") from None
+    return raw
+
+
+def _check_choice(opt: dict, flag: str, value: Any, raw: str) -> None:
+    choices = opt.get("choices")
+    if choices is None or value in choices:
+        return
+    shown = [c for c in choices if c is not None]
+    hint = difflib.get_close_matches(str(value), [str(c) for c in shown], n=1, cutoff=0.5)
+    dym = f" (did you mean {hint[0]}?)" if hint else ""
+    raise _BadValue(f"{flag} {raw!r} is not a valid choice{dym}; choose from {', '.join(map(str, shown))}.",
+                    "bad-choice")
+
+
+# ---------------------------------------------------------------------------- preprocessing
+
+
+@dataclass(slots=True)
+class _Tok:
+    text: str
+    origin: ArgToken
+
+
+_FIRST_SEGMENT = re.compile(r"(?<=--)[^.]*")
+_NEG_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def _normalise(arg: str) -> str:
+    if "=" in arg:
+        key, value = arg.split("=", 1)
+        return _FIRST_SEGMENT.sub(lambda m: m.group(0).replace("_", "-"), key, count=1) + "=" + value
+    return _FIRST_SEGMENT.sub(lambda m: m.group(0).replace("_", "-"), arg, count=1)
+
+
+def _preprocess(tokens: Sequence[ArgToken], ctx: _Ctx) -> list[_Tok]:
+    """FlexibleArgumentParser.parse_args before argparse proper."""
+    out: list[_Tok] = []
+    for i, tok in enumerate(tokens):
+        arg = tok.value
+        if arg.startswith("--"):
+            out.append(_Tok(_normalise(arg), tok))
+        elif arg.startswith("-O") and arg != "-O":
+            level = arg[3:] if len(arg) > 2 and arg[2] == "=" else arg[2:]
+            out += [_Tok("--optimization-level", tok), _Tok(level, tok)]
+        elif arg == "-O" and i + 1 < len(tokens) and tokens[i + 1].value in {"0", "1", "2", "3"}:
+            out.append(_Tok("--optimization-level", tok))
+        else:
+            out.append(_Tok(arg, tok))
+    # Dotted JSON keys (--compilation-config.mode 3) are folded into one JSON argument at the end.
+    dotted: dict[str, tuple[dict, ArgToken]] = {}
+    kept: list[_Tok] = []
+    skip = set()
+    for i, t in enumerate(out):
+        if i in skip:
+            continue
+        arg = t.text
+        if arg.startswith("--") and "." not in arg or not arg.startswith("-") or "." not in arg:
+            kept.append(t)
+            continue
+        if "=" in arg:
+            key_part, value = arg.split("=", 1)
+            if "." not in key_part:
+                kept.append(t)
+                continue
+        else:
+            if i + 1 >= len(out):
+                ctx.add(t.origin, arg, f"{arg} needs a value.", "missing-value")
+                continue
+            key_part, value = arg, out[i + 1].text
+            skip.add(i + 1)
+        if key_part.endswith("+"):
+            key_part, value = key_part[:-1], json.dumps(value.split(","))
+        key, *keys = key_part.split(".")
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            try:
+                parsed = _human_int(value)
+            except (ValueError, _BadValue):
+                parsed = value
+        for k in reversed(keys):
+            parsed = {k: parsed}
+        merged, first = dotted.get(key, ({}, t.origin))
+        _merge(merged, parsed)
+        dotted[key] = (merged, first)
+    for key, (merged, first) in dotted.items():
+        kept += [_Tok(key, first), _Tok(json.dumps(merged), first)]
+    return kept
+
+
+def _merge(original: dict, update: dict) -> None:
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(original.get(k), dict):
+            _merge(original[k], v)
+        elif isinstance(v, list) and isinstance(original.get(k), list):
+            original[k] += v
+        else:
+            original[k] = v
+
+
+# ---------------------------------------------------------------------------- argparse proper
+
+
+class _Ctx:
+    def __init__(self, model: str, spec: EngineSpec):
+        self.model = model
+        self.spec = spec
+        self.problems: list[EngineArgProblem] = []
+
+    def add(self, tok: ArgToken, flag: str, message: str, code: str, severity: str = ERROR,
+            stage: str = "parser") -> None:
+        self.problems.append(
+            EngineArgProblem(self.model, flag, message, tok.source, severity, code, tok.origin,
+                             tok.user_index, stage)
+        )
+
+
+def _match(spec: EngineSpec, arg: str) -> tuple[dict | None, str, str | None, list[str], bool]:
+    """argparse's _parse_optional: (option, option string, explicit value, ambiguous matches,
+    whether an abbreviation was expanded)."""
+    opt = spec.by_string.get(arg)
+    if opt is not None:
+        return opt, arg, None, [], False
+    if "=" in arg:
+        name, explicit = arg.split("=", 1)
+        if name in spec.by_string:
+            return spec.by_string[name], name, explicit, [], False
+    if arg.startswith("--"):
+        if not spec.allow_abbrev:
+            return None, arg, None, [], False
+        prefix, _, explicit = arg.partition("=")
+        hits = [s for s in spec.long_strings if s.startswith(prefix)]
+        explicit_v = explicit if "=" in arg else None
+    else:
+        short, explicit_short = arg[:2], arg[2:]
+        hits, explicit_v = [], None
+        for s in spec.by_string:
+            if s == short:
+                hits.append(s)
+                explicit_v = explicit_short
+            elif s.startswith(arg):
+                hits.append(s)
+    if len(hits) == 1:
+        return spec.by_string[hits[0]], hits[0], explicit_v, [], True
+    return None, arg, None, hits, False
+
+
+def _is_option_like(spec: EngineSpec, arg: str) -> bool:
+    """Whether argparse classifies an argument string as an option ('O') rather than a value."""
+    if not arg or arg[0] != "-" or len(arg) == 1:
+        return False
+    if arg in spec.by_string:
+        return True
+    if "=" in arg and arg.split("=", 1)[0] in spec.by_string:
+        return True
+    if _NEG_NUMBER.match(arg) or " " in arg:
+        return False
+    return True
+
+
+def _did_you_mean(spec: EngineSpec, arg: str) -> str:
+    name = arg.split("=", 1)[0]
+    hits = difflib.get_close_matches(name, spec.long_strings, n=1, cutoff=0.75)
+    if not hits and name.startswith("--disable-"):
+        alt = "--no-enable-" + name[len("--disable-"):]
+        hits = [alt] if alt in spec.by_string else []
+    return f"; did you mean {hits[0]}?" if hits else "."
+
+
+def _nargs_range(nargs: Any) -> tuple[int, int | None]:
+    if nargs is None:
+        return 1, 1
+    if nargs == "?":
+        return 0, 1
+    if nargs == "*":
+        return 0, None
+    if nargs == "+":
+        return 1, None
+    return int(nargs), int(nargs)
+
+
+@dataclass(slots=True)
+class Occurrence:
+    opt: dict
+    flag: str
+    value: Any
+    raw: list[str]
+    token: ArgToken
+
+
+def _parse(toks: list[_Tok], ctx: _Ctx) -> list[Occurrence]:
+    spec = ctx.spec
+    occ: list[Occurrence] = []
+    positionals_left = 1  # model_tag, nargs "?"
+    i, n = 0, len(toks)
+    only_values = False
+    while i < n:
+        t = toks[i]
+        arg = t.text
+        if arg == "--" and not only_values:
+            only_values = True
+            i += 1
+            continue
+        if only_values or not _is_option_like(spec, arg):
+            if positionals_left:
+                positionals_left -= 1
+            else:
+                _stray(ctx, toks, i)
+            i += 1
+            continue
+        opt, flag, explicit, ambiguous, abbreviated = _match(spec, arg)
+        if ambiguous:
+            shown = ", ".join(ambiguous[:6]) + (", ..." if len(ambiguous) > 6 else "")
+            ctx.add(t.origin, arg, f"{arg} is an ambiguous abbreviation: it could mean {shown}; spell the flag "
+                    "out.", "ambiguous-flag")
+            i = _skip_values(spec, toks, i + 1)
+            continue
+        if opt is None:
+            end = _skip_values(spec, toks, i + 1)
+            trailing = " ".join(x.text for x in toks[i + 1 : end])
+            extra = f" (with {trailing!r})" if trailing else ""
+            ctx.add(t.origin, arg, f"unknown flag {arg.split('=', 1)[0]}{extra} for vLLM {spec.version}"
+                    f"{_did_you_mean(spec, arg)}", "unknown-flag")
+            i = end
+            continue
+        base = arg.split("=", 1)[0]
+        if abbreviated and base.startswith("--"):
+            ctx.add(t.origin, flag, f"{base} is an abbreviation of {flag}; spell it out so a newer vLLM "
+                    "flag cannot make it ambiguous.", "abbreviation", WARNING)
+        lo, hi = _nargs_range(opt["nargs"])
+        if opt["action"] == "help":
+            ctx.add(t.origin, flag, f"{flag} prints the help text and exits instead of serving.", "help")
+            i += 1
+            continue
+        if explicit is not None:
+            if hi == 0:
+                ctx.add(t.origin, flag, f"{flag} is a switch and takes no value, but got {explicit!r}.",
+                        "unexpected-value")
+                i += 1
+                continue
+            raws = [explicit]
+            i += 1
+        else:
+            j = i + 1
+            while j < n and (hi is None or j - i - 1 < hi) and (only_values or not _is_option_like(spec, toks[j].text)):
+                j += 1
+            raws = [x.text for x in toks[i + 1 : j]]
+            if len(raws) < lo:
+                need = "a value" if lo == 1 and hi == 1 else f"at least {lo} value(s)"
+                ctx.add(t.origin, flag, f"{flag} needs {need}.", "missing-value")
+                i = j
+                continue
+            i = j
+        occ.append(_take(ctx, opt, flag, raws, t.origin))
+        if hi == 0 and i < n and not _is_option_like(spec, toks[i].text) and not only_values and not positionals_left:
+            # A value after a switch (`--enable-lora true`) ends up as a stray argument.
+            nxt = toks[i]
+            ctx.add(nxt.origin, flag, f"{flag} is a switch and takes no value, but {nxt.text!r} follows it; "
+                    "remove the value.", "unexpected-value")
+            i += 1
+    return occ
+
+
+def _skip_values(spec: EngineSpec, toks: list[_Tok], j: int) -> int:
+    while j < len(toks) and not _is_option_like(spec, toks[j].text):
+        j += 1
+    return j
+
+
+def _stray(ctx: _Ctx, toks: list[_Tok], i: int) -> None:
+    t = toks[i]
+    ctx.add(t.origin, t.text, f"stray argument {t.text!r}: it follows no flag that takes a value.",
+            "stray-argument")
+
+
+def _take(ctx: _Ctx, opt: dict, flag: str, raws: list[str], tok: ArgToken) -> Occurrence:
+    action = opt["action"]
+    if action == "boolean_optional":
+        return Occurrence(opt, flag, not flag.startswith("--no-"), raws, tok)
+    if action == "store_true":
+        return Occurrence(opt, flag, True, raws, tok)
+    if action == "store_false":
+        return Occurrence(opt, flag, False, raws, tok)
+    if opt["nargs"] == "?" and not raws:
+        return Occurrence(opt, flag, opt.get("const"), raws, tok)
+    values = []
+    for raw in raws:
+        try:
+            v = convert(opt, flag, raw)
+            _check_choice(opt, flag, v, raw)
+            if action == "lora_modules":
+                _check_lora(opt, flag, raw)
+            values.append(v)
+        except _BadValue as e:
+            ctx.add(tok, flag, str(e), e.code)
+            values.append(None)
+    value = values[0] if opt["nargs"] in (None, "?") else values
+    return Occurrence(opt, flag, value, raws, tok)
+
+
+def _check_lora(opt: dict, flag: str, item: str) -> None:
+    if item in ("", "None") or ("=" in item and "," not in item):
+        return
+    obj = _json(flag, item)
+    keys, required = set(opt.get("lora_keys", ())), set(opt.get("lora_required", ()))
+    if not isinstance(obj, dict) or set(obj) - keys or required - set(obj):
+        raise _BadValue(f"{flag} item {item!r} must be name=path or a JSON object with keys "
+                        f"{', '.join(sorted(keys))} ({', '.join(sorted(required))} required).", "bad-json")
+
+
+# ---------------------------------------------------------------------------- rules and clashes
+
+
+def _final_values(occ: Iterable[Occurrence]) -> dict[str, Occurrence]:
+    last: dict[str, Occurrence] = {}
+    for o in occ:
+        last[o.opt["dest"]] = o
+    return last
+
+
+def _truthy(o: Occurrence | None) -> bool:
+    return bool(o and o.value)
+
+
+def _apply_rules(ctx: _Ctx, occ: list[Occurrence]) -> None:
+    final = _final_values(occ)
+    for rule in ctx.spec.rules:
+        kind, dest = rule["kind"], rule["dest"]
+        o = final.get(dest)
+        if kind == "requires" and _truthy(o) and not _truthy(final.get(rule["needs"])):
+            needs = ctx.spec.by_dest[rule["needs"]]["option_strings"][0]
+            hint = " (set toolCallParser in models.yaml)" if rule["needs"] == "tool_call_parser" else ""
+            ctx.add(o.token, o.flag, f"{o.flag} requires {needs}{hint}.", "missing-companion")
+        elif kind == "excludes" and _truthy(o) and final.get(rule["other"]) is not None \
+                and final[rule["other"]].value not in (None, False):
+            other = final[rule["other"]]
+            ctx.add(o.token, o.flag, f"{o.flag} cannot be combined with {other.flag}.", "conflicting-flags")
+        elif kind == "range" and o is not None and isinstance(o.value, int | float) \
+                and not isinstance(o.value, bool):
+            _check_range(ctx, rule, o)
+
+
+def _check_range(ctx: _Ctx, rule: dict, o: Occurrence) -> None:
+    v = o.value
+    if v in rule.get("allow", ()):
+        return
+    lo, hi = rule.get("min"), rule.get("max")
+    low_bad = lo is not None and (v <= lo if rule.get("min_exclusive") else v < lo)
+    high_bad = hi is not None and v > hi
+    if not (low_bad or high_bad):
+        return
+    parts = []
+    if lo is not None:
+        parts.append(f"greater than {lo}" if rule.get("min_exclusive") else f"at least {lo}")
+    if hi is not None:
+        parts.append(f"at most {hi}")
+    stage = rule.get("stage", "engine")
+    code = "out-of-range"
+    ctx.add(o.token, o.flag, f"{o.flag} must be {' and '.join(parts)}, got {o.raw[0] if o.raw else v}.", code,
+            stage=stage)
+
+
+_CHART_OWNED = {"host": "the chart's Service", "port": "the chart's probes and Service"}
+
+
+def _clashes(ctx: _Ctx, occ: list[Occurrence]) -> None:
+    """Flags the user passes in extraArgs that fight what models.yaml fields or the chart set."""
+    seen: dict[str, Occurrence] = {}
+    for o in occ:
+        dest = o.opt["dest"]
+        prev = seen.get(dest)
+        seen.setdefault(dest, o)
+        if prev is None or o.opt["action"] == "append" or o.token.origin != USER:
+            continue
+        if prev.token.origin == USER:
+            same = prev.value == o.value
+            ctx.add(o.token, o.flag, f"{o.flag} is given twice in extraArgs"
+                    + (" with the same value; drop one." if same else
+                       f" ({' '.join(prev.raw) or prev.flag} and {' '.join(o.raw) or o.flag}); the last one wins."),
+                    "duplicate", WARNING if same else ERROR)
+            continue
+        owner = describe_source(prev.token.source)
+        if prev.token.origin == RENDERING:
+            msg = (f"{o.flag} is already set by vllmctl from the model's name, which the router matches "
+                   f"requests on; remove it from extraArgs.")
+        elif prev.token.origin == CHART:
+            msg = f"{o.flag} overrides the value {_CHART_OWNED.get(dest, 'the chart')} relies on; remove it."
+        elif prev.value == o.value:
+            ctx.add(o.token, o.flag, f"{o.flag} repeats {owner} from models.yaml; drop it from extraArgs.",
+                    "duplicate", WARNING, "chart")
+            continue
+        elif prev.opt["action"] == "boolean_optional":
+            msg = (f"{o.flag} contradicts {prev.flag}, which the chart passes because of {owner}; set that "
+                   f"field in models.yaml instead.")
+        else:
+            msg = (f"{o.flag} {' '.join(o.raw)} contradicts {owner} ({' '.join(prev.raw)}) from models.yaml; "
+                   f"set it there only.")
+        ctx.add(o.token, o.flag, msg, "conflict", ERROR, "chart")
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def check(model_name: str, argv_tokens: Sequence[ArgToken], spec: EngineSpec) -> list[EngineArgProblem]:
+    """Every problem with one model's `vllm serve` argv (without `vllm serve` itself)."""
+    ctx = _Ctx(model_name, spec)
+    for tok in argv_tokens:
+        if tok.value == "--model" or tok.value.startswith("--model="):
+            ctx.add(tok, "--model", "--model duplicates the model the chart passes from modelURL; remove it.",
+                    "model-flag")
+        elif tok.value == "--config" or tok.value.startswith("--config="):
+            ctx.add(tok, "--config", "--config reads flags from a file inside the pod, which vllmctl cannot "
+                    "check; prefer extraArgs.", "config-file", WARNING)
+    toks = _preprocess(argv_tokens, ctx)
+    occ = _parse(toks, ctx)
+    _apply_rules(ctx, occ)
+    _clashes(ctx, occ)
+    for o in occ:
+        if o.opt.get("deprecated") and o.token.origin == USER:
+            ctx.add(o.token, o.flag, f"{o.flag} is deprecated in vLLM {spec.version} and may be removed.",
+                    "deprecated", WARNING)
+    return ctx.problems
+
+
+def check_argv(argv: Sequence[str], spec: EngineSpec, model_name: str = "model") -> list[EngineArgProblem]:
+    """Check a plain argv (after `vllm serve`); sources are ("argv", index)."""
+    tokens = [ArgToken(a, ("argv", i), USER, i) for i, a in enumerate(argv)]
+    return check(model_name, tokens, spec)
+
+
+def parser_rejects(problems: Iterable[EngineArgProblem]) -> bool:
+    """Whether the real `vllm serve` would refuse the command line before loading anything."""
+    return any(p.severity == ERROR and p.stage == "parser" for p in problems)
+
+
+def errors(problems: Iterable[EngineArgProblem]) -> list[EngineArgProblem]:
+    return [p for p in problems if p.severity == ERROR]
+
+
+__all__ = [
+    "CHART", "RENDERING", "USER", "VALUES", "EngineArgProblem", "EngineSpec", "available_versions",
+    "check", "check_argv", "convert", "errors", "load_spec", "parser_rejects", "spec_for_tag",
+]

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Produce vllmctl's engine-argument data from an installed vllm (the `engine` extra).
+
+    VLLM_TARGET_DEVICE=cpu python scripts/gen_engine_args.py            # data file
+    VLLM_TARGET_DEVICE=cpu python scripts/gen_engine_args.py verdicts   # golden verdicts
+
+`data` walks the real `vllm serve` parser and writes
+cli/vllmctl/core/engine_data/vllm-<version>.json; `verdicts` runs the real parser (and
+`validate_parsed_serve_args`) on every case of tests/unit/data/engine_cases.json and writes
+tests/unit/data/engine_verdicts-<version>.json. Needs only vllm and the standard library, so it
+runs in a separate engine virtualenv without vllmctl installed. Output is deterministic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "cli" / "vllmctl" / "core" / "engine_data"
+CASES = ROOT / "tests" / "unit" / "data" / "engine_cases.json"
+FORMAT = 1
+
+# Checks vLLM makes after parsing (validate_parsed_serve_args, engine config construction) that
+# the parser's data cannot express. Kept tiny and by hand; each names the vLLM check it mirrors.
+RULES = [
+    # validate_parsed_serve_args
+    {"kind": "requires", "dest": "enable_auto_tool_choice", "needs": "tool_call_parser"},
+    {"kind": "requires", "dest": "enable_log_outputs", "needs": "enable_log_requests"},
+    {"kind": "excludes", "dest": "enable_per_request_metrics", "other": "disable_log_stats"},
+    {"kind": "excludes", "dest": "grpc", "other": "grpc_port"},
+    {"kind": "range", "dest": "sse_keep_alive_interval", "min": 0, "stage": "parser"},
+    # CacheConfig / ParallelConfig / SchedulerConfig validation at engine start
+    {"kind": "range", "dest": "gpu_memory_utilization", "min": 0, "min_exclusive": True, "max": 1},
+    {"kind": "range", "dest": "tensor_parallel_size", "min": 1},
+    {"kind": "range", "dest": "pipeline_parallel_size", "min": 1},
+    {"kind": "range", "dest": "data_parallel_size", "min": 1},
+    {"kind": "range", "dest": "max_num_seqs", "min": 1},
+    {"kind": "range", "dest": "max_loras", "min": 1},
+    {"kind": "range", "dest": "max_model_len", "min": 1, "allow": [-1]},
+    {"kind": "range", "dest": "port", "min": 0, "max": 65535},
+]
+
+
+def _env() -> None:
+    os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class ParserError(Exception):
+    pass
+
+
+def _raise(message: str):
+    raise ParserError(message)
+
+
+def build_parser():
+    """The `vllm serve` parser exactly as `vllm` builds it, raising instead of exiting."""
+    _env()
+    from vllm.entrypoints.cli.serve import ServeSubcommand
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    top = FlexibleArgumentParser(description="vLLM CLI")
+    subparsers = top.add_subparsers(required=False, dest="subparser")
+    serve = ServeSubcommand().subparser_init(subparsers)
+    top.error = _raise  # type: ignore[method-assign]
+    serve.error = _raise  # type: ignore[method-assign]
+    return top, serve
+
+
+def _closure(fn) -> dict:
+    names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
+    cells = getattr(fn, "__closure__", None) or ()
+    return {n: c.cell_contents for n, c in zip(names, cells)}
+
+
+def describe_dataclass(cls, depth: int = 0) -> dict:
+    out: dict = {"name": "dataclass", "class": cls.__name__}
+    cfg = getattr(cls, "__pydantic_config__", None) or {}
+    out["extra"] = cfg.get("extra") or ("forbid" if hasattr(cls, "__pydantic_fields__") else "ignore")
+    keys: dict = {}
+    for f in dataclasses.fields(cls):
+        nested = None
+        if depth < 2:
+            import typing
+
+            hints = {f.type} if isinstance(f.type, type) else set(typing.get_args(f.type))
+            for h in hints:
+                if isinstance(h, type) and dataclasses.is_dataclass(h):
+                    nested = describe_dataclass(h, depth + 1)
+                    break
+        keys[f.name] = nested
+    out["keys"] = keys
+    return out
+
+
+def describe_type(fn) -> dict:
+    import json as _json
+
+    from vllm.utils import argparse_utils as au
+
+    if fn is None or fn is str:
+        return {"name": "str"}
+    if fn is int:
+        return {"name": "int"}
+    if fn is float:
+        return {"name": "float"}
+    if fn is _json.loads:
+        return {"name": "json"}
+    if fn is au.human_readable_int:
+        return {"name": "human_int"}
+    if fn is au.human_readable_int_or_auto:
+        return {"name": "human_int_or_auto"}
+    qual = getattr(fn, "__qualname__", type(fn).__name__)
+    if qual.endswith("optional_type.<locals>._optional_type"):
+        return {**describe_type(_closure(fn)["return_type"]), "optional": True}
+    if qual.endswith("parse_type.<locals>._parse_type"):
+        return describe_type(_closure(fn)["return_type"])
+    if qual == "union_dict_and_str":
+        return {"name": "json_or_str"}
+    if qual.endswith("parse_dataclass"):
+        return describe_dataclass(fn.__defaults__[0])
+    if "<lambda>" in qual:
+        try:
+            if fn("Ab-Cd") == "ab_cd":
+                return {"name": "lower_snake"}
+        except Exception:
+            pass
+    return {"name": "any", "callable": qual}
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    return repr(value)
+
+
+def _action_kind(action) -> str:
+    name = type(action).__name__
+    return {
+        "_StoreAction": "store",
+        "_StoreTrueAction": "store_true",
+        "_StoreFalseAction": "store_false",
+        "_StoreConstAction": "store_const",
+        "_AppendAction": "append",
+        "_HelpAction": "help",
+        "_VersionAction": "version",
+        "BooleanOptionalAction": "boolean_optional",
+        "LoRAParserAction": "lora_modules",
+    }.get(name, "store" if action.nargs != 0 else "flag")
+
+
+def describe_action(action, deprecated: set) -> dict:
+    out = {
+        "dest": action.dest,
+        "option_strings": list(action.option_strings),
+        "action": _action_kind(action),
+        "nargs": action.nargs,
+        "type": describe_type(action.type) if action.nargs != 0 else None,
+        "choices": _jsonable(list(action.choices)) if action.choices is not None else None,
+        "default": _jsonable(action.default) if action.default is not argparse.SUPPRESS else None,
+        "const": _jsonable(action.const),
+        "deprecated": action in deprecated or bool(getattr(action, "deprecated", False)),
+    }
+    if out["action"] == "lora_modules":
+        from vllm.entrypoints.openai.models.protocol import LoRAModulePath
+
+        fields = dataclasses.fields(LoRAModulePath)
+        out["lora_keys"] = sorted(f.name for f in fields)
+        out["lora_required"] = sorted(
+            f.name for f in fields
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        )
+    return out
+
+
+def generate() -> dict:
+    import vllm
+
+    _, serve = build_parser()
+    deprecated = getattr(serve, "_deprecated", set())
+    options, positionals = [], []
+    for action in serve._actions:
+        if action.option_strings:
+            options.append(describe_action(action, deprecated))
+        else:
+            positionals.append({"dest": action.dest, "nargs": action.nargs})
+    options.sort(key=lambda a: a["option_strings"][0])
+    return {
+        "format": FORMAT,
+        "vllm_version": vllm.__version__,
+        "generated_by": "scripts/gen_engine_args.py",
+        "parser": {"allow_abbrev": serve.allow_abbrev, "prefix_chars": serve.prefix_chars},
+        "positionals": positionals,
+        "options": options,
+        "rules": RULES,
+    }
+
+
+def verdict(argv: list[str]) -> dict:
+    from vllm.entrypoints.launchers.cli_args import validate_parsed_serve_args
+
+    top, _ = build_parser_cached()
+    try:
+        ns = top.parse_args(["serve", *argv])
+        validate_parsed_serve_args(ns)
+    except (ParserError, ValueError, TypeError, AssertionError, OSError, IndexError) as e:
+        return {"ok": False, "error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+    except SystemExit as e:  # --help / --version
+        return {"ok": False, "error": f"exit {e.code}"}
+    return {"ok": True, "error": None}
+
+
+_PARSERS: list = []
+
+
+def build_parser_cached():
+    if not _PARSERS:
+        _PARSERS.append(build_parser())
+    return _PARSERS[0]
+
+
+def verdicts(cases_path: Path) -> dict:
+    import vllm
+
+    cases = json.loads(cases_path.read_text())["cases"]
+    out = []
+    for case in cases:
+        if case.get("parity") is False:
+            continue
+        out.append({"id": case["id"], "argv": case["argv"], **verdict(case["argv"])})
+    return {"vllm_version": vllm.__version__, "verdicts": out}
+
+
+def _dump(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size} bytes)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", nargs="?", choices=["data", "verdicts"], default="data")
+    ap.add_argument("--cases", type=Path, default=CASES)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    _env()
+    import vllm
+
+    version = vllm.__version__
+    if args.mode == "data":
+        _dump(generate(), args.out or DATA_DIR / f"vllm-{version}.json")
+    else:
+        _dump(verdicts(args.cases), args.out or CASES.parent / f"engine_verdicts-{version}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
