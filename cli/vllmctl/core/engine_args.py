@@ -598,7 +598,7 @@ def _clashes(ctx: _Ctx, occ: list[Occurrence]) -> None:
             ctx.add(o.token, o.flag, f"{o.flag} is given twice in extraArgs"
                     + (" with the same value; drop one." if same else
                        f" ({' '.join(prev.raw) or prev.flag} and {' '.join(o.raw) or o.flag}); the last one wins."),
-                    "duplicate", WARNING if same else ERROR)
+                    "duplicate", WARNING, "chart")
             continue
         owner = describe_source(prev.token.source)
         if prev.token.origin == RENDERING:
