@@ -1,0 +1,22 @@
+"""Which models need the Hugging Face token."""
+
+from __future__ import annotations
+
+from vllmctl.core.models import ModelEntry
+
+# The buun-stack module's guess, kept only as the offline fallback: it misses other gated repos
+# and flags ungated repos of these orgs, which is why the Hub is asked first when it can be.
+SEED_GATED_PREFIXES = ("meta-llama/", "mistralai/", "google/gemma")
+
+
+def guess_gated(model_url: str) -> bool:
+    return model_url.startswith(SEED_GATED_PREFIXES)
+
+
+def needs_hf_token(model: ModelEntry, gated: bool | None = None) -> tuple[bool, str]:
+    """(needed, why): the model's own hfTokenRequired, else the Hub's answer, else the org guess."""
+    if model.hfTokenRequired is not None:
+        return model.hfTokenRequired, "hfTokenRequired in models.yaml"
+    if gated is not None:
+        return gated, "the Hugging Face Hub says the repository is " + ("gated" if gated else "not gated")
+    return guess_gated(model.modelURL), "guessed from the organisation (the Hub was not asked)"

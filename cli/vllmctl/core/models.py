@@ -1,0 +1,179 @@
+"""The models.yaml schema: one entry per model, as the buun-stack module reads it, plus what users
+need and the chart supports. Keys keep the chart's camelCase spelling so entries read the same in
+models.yaml and in the rendered values."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from vllmctl.core.model_defaults import DEFAULTS
+from vllmctl.core.quantity import QuantityError, bytes_quantity, parse_quantity
+
+DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# Set by vllmctl from Secret references; a literal value here would put a secret into Helm values.
+RESERVED_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "VLLM_API_KEY", "HF_HOME"}
+# The longest suffix the chart appends to "<release>-<name>": the engine Service, a DNS-1035 label.
+LONGEST_SUFFIX = "-engine-service"
+MAX_OBJECT_NAME = 63
+
+
+def _size(value: object) -> str:
+    try:
+        return bytes_quantity(value)
+    except QuantityError as e:
+        raise ValueError(str(e)) from None
+
+
+Size = Annotated[object, Field()]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MatchExpression(_Strict):
+    key: StrictStr
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
+    values: list[StrictStr] = []
+
+
+class NodeSelectorTerm(_Strict):
+    matchExpressions: list[MatchExpression]
+
+
+class Toleration(_Strict):
+    key: StrictStr | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: StrictStr | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    tolerationSeconds: StrictInt | None = None
+
+
+class VllmConfig(_Strict):
+    maxModelLen: StrictInt | None = Field(default=None, ge=1)
+    dtype: Literal[DTYPES] | None = None  # type: ignore[valid-type]
+    tensorParallelSize: StrictInt | None = Field(default=None, ge=1)
+    gpuMemoryUtilization: float | None = None
+    enablePrefixCaching: StrictBool | None = None
+    enableChunkedPrefill: StrictBool | None = None
+    maxNumSeqs: StrictInt | None = Field(default=None, ge=1)
+    extraArgs: list[StrictStr | StrictInt | float] = []
+
+    @field_validator("gpuMemoryUtilization", mode="before")
+    @classmethod
+    def _fraction(cls, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"must be a number in (0, 1], such as 0.9; got {v!r}")
+        if not 0 < v <= 1:
+            raise ValueError(f"must be greater than 0 and at most 1 (a fraction of GPU memory), got {v}")
+        return float(v)
+
+    @field_validator("extraArgs")
+    @classmethod
+    def _args_as_text(cls, v):
+        return [str(item) for item in v]
+
+
+class ModelEntry(_Strict):
+    name: StrictStr
+    modelURL: StrictStr
+    enabled: StrictBool = DEFAULTS["enabled"]
+    replicaCount: StrictInt = Field(default=DEFAULTS["replicaCount"], ge=0)
+    requestCPU: StrictInt = Field(default=DEFAULTS["requestCPU"], ge=1)
+    requestMemory: Size = DEFAULTS["requestMemory"]
+    requestGPU: StrictInt = Field(default=DEFAULTS["requestGPU"], ge=0)
+    limitMemory: Size | None = None
+    pvcStorage: Size = DEFAULTS["pvcStorage"]
+    pvcAccessMode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] | None = None
+    storageClass: StrictStr | None = None
+    shmSize: Size | None = None
+    image: StrictStr | None = None
+    tag: StrictStr | None = None
+    hfTokenRequired: StrictBool | None = None
+    env: dict[str, StrictStr | StrictInt | float | StrictBool] = {}
+    nodeSelectorTerms: list[NodeSelectorTerm] | None = None
+    tolerations: list[Toleration] | None = None
+    toolCallParser: StrictStr | None = None
+    modelRevision: StrictStr | None = None
+    podAnnotations: dict[str, StrictStr] | None = None
+    priorityClassName: StrictStr | None = None
+    vllmConfig: VllmConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid model name: use lowercase letters, digits and '-', "
+                "starting with a letter and ending with a letter or digit (it becomes part of Kubernetes names)"
+            )
+        return v
+
+    @field_validator("modelURL")
+    @classmethod
+    def _hf_id(cls, v: str) -> str:
+        if not HF_ID.match(v):
+            raise ValueError(f"{v!r} is not a Hugging Face model id of the form org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct")
+        return v
+
+    @field_validator("requestMemory", "limitMemory", "shmSize")
+    @classmethod
+    def _memory(cls, v):
+        return None if v is None else _size(v)
+
+    @field_validator("pvcStorage")
+    @classmethod
+    def _storage(cls, v):
+        # An empty string is the chart's way to say "no cache volume" (the model is downloaded to /tmp).
+        return "" if v == "" else _size(v)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict) -> dict[str, str]:
+        for key in v:
+            if not ENV_NAME.match(key):
+                raise ValueError(f"{key!r} is not a valid environment variable name")
+            if key in RESERVED_ENV:
+                raise ValueError(
+                    f"{key} is set by vllmctl from a Secret; do not put it in env "
+                    "(use `vllmctl set-hf-token` / `set-api-key`)"
+                )
+        return {k: str(val).lower() if isinstance(val, bool) else str(val) for k, val in v.items()}
+
+    @property
+    def tensor_parallel_size(self) -> int:
+        return (self.vllmConfig.tensorParallelSize if self.vllmConfig else None) or 1
+
+
+def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, str]]:
+    """Rules that span fields or depend on settings: (path within the entry, message)."""
+    problems = []
+    room = MAX_OBJECT_NAME - len(release) - 1 - len(LONGEST_SUFFIX)
+    if len(entry.name) > room:
+        problems.append((
+            ("name",),
+            f"name {entry.name!r} is {len(entry.name)} characters; with release {release!r} the engine "
+            f"Service '{release}-{entry.name}{LONGEST_SUFFIX}' would exceed {MAX_OBJECT_NAME} characters: "
+            f"use at most {room}",
+        ))
+    tp = entry.tensor_parallel_size
+    if entry.requestGPU and tp > entry.requestGPU:
+        problems.append((
+            ("vllmConfig", "tensorParallelSize"),
+            f"tensorParallelSize {tp} needs {tp} GPUs but requestGPU is {entry.requestGPU}: "
+            f"raise requestGPU to {tp} or lower tensorParallelSize",
+        ))
+    if entry.limitMemory and parse_quantity(entry.limitMemory) < parse_quantity(entry.requestMemory):
+        problems.append((
+            ("limitMemory",),
+            f"limitMemory {entry.limitMemory} is below requestMemory {entry.requestMemory}",
+        ))
+    if entry.tag is not None and entry.image is None and not entry.tag:
+        problems.append((("tag",), "tag must not be empty"))
+    return problems

@@ -1,0 +1,173 @@
+"""One typed settings object, from the environment (and .env.local), then flags.
+
+Names and defaults of the buun-stack module's variables are kept so existing `.env.local` files
+keep working. One deliberate change: VLLM_MODEL_TAG defaults to a pinned vLLM release instead of
+`latest`, because a floating tag (pulled with imagePullPolicy Always) breaks pods the day vLLM
+drops a flag, and because engine arguments can only be checked against a known release.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vllmctl.errors import InvalidInput
+
+PINNED_VLLM_TAG = "v0.32.0"
+CHART_REPO = "https://vllm-project.github.io/production-stack"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms))+$")
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+
+
+def _setting(env: str, default, help: str, kind: str = "str", choices: tuple[str, ...] = ()):
+    return field(default=default, metadata={"env": env, "help": help, "kind": kind, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str = _setting("VLLM_NAMESPACE", "vllm", "Kubernetes namespace of the stack", "dns")
+    release: str = _setting("VLLM_RELEASE", "vllm", "Helm release name", "dns")
+    models_file: str = _setting("VLLM_MODELS_FILE", "models.yaml", "the models file")
+    chart_version: str = _setting("VLLM_CHART_VERSION", "0.1.8", "vllm-stack chart version", "version")
+    chart_repo: str = _setting("VLLM_CHART_REPO", CHART_REPO, "Helm repository of the vllm-stack chart")
+    chart: str = _setting(
+        "VLLM_CHART", "", "chart to use instead of repo+version: a directory, a .tgz or an oci:// reference"
+    )
+    helm_timeout: str = _setting("VLLM_HELM_TIMEOUT", "30m", "how long helm waits for the rollout", "duration")
+    model_image: str = _setting("VLLM_MODEL_IMAGE", "vllm/vllm-openai", "engine image repository")
+    model_tag: str = _setting("VLLM_MODEL_TAG", PINNED_VLLM_TAG, "engine image tag (a pinned vLLM release)")
+    image_pull_policy: str = _setting(
+        "VLLM_IMAGE_PULL_POLICY", "IfNotPresent", "engine image pull policy", "choice",
+        ("Always", "IfNotPresent", "Never"),
+    )
+    storage_class: str = _setting("VLLM_STORAGE_CLASS", "", "StorageClass of the model caches ('' = default)")
+    runtime_class: str = _setting("VLLM_RUNTIME_CLASS", "nvidia", "RuntimeClass of engine pods ('' = none)")
+    update_strategy: str = _setting(
+        "VLLM_UPDATE_STRATEGY", "RollingUpdate",
+        "engine update strategy; Recreate needs no spare GPUs during an upgrade", "choice",
+        ("RollingUpdate", "Recreate"),
+    )
+    router_enabled: bool = _setting("VLLM_ROUTER_ENABLED", True, "deploy the router", "bool")
+    router_replicas: int = _setting("VLLM_ROUTER_REPLICAS", 1, "router replicas", "int")
+    router_request_cpu: str = _setting("VLLM_ROUTER_REQUEST_CPU", "100m", "router CPU request", "quantity")
+    router_request_memory: str = _setting(
+        "VLLM_ROUTER_REQUEST_MEMORY", "256Mi", "router memory request", "quantity"
+    )
+    router_limit_memory: str = _setting("VLLM_ROUTER_LIMIT_MEMORY", "768Mi", "router memory limit", "quantity")
+    router_image: str = _setting("VLLM_ROUTER_IMAGE", "", "router image repository ('' = the chart's)")
+    router_tag: str = _setting("VLLM_ROUTER_TAG", "", "router image tag ('' = the chart's)")
+    routing_logic: str = _setting(
+        "VLLM_ROUTING_LOGIC", "roundrobin", "router routing logic", "choice",
+        ("roundrobin", "session", "kvaware", "prefixaware", "disaggregated_prefill"),
+    )
+    api_key_enabled: bool = _setting(
+        "VLLM_API_KEY_ENABLED", True, "protect the endpoint with the API key Secret", "bool"
+    )
+    vault_addr: str = _setting("VAULT_ADDR", "", "Vault (or OpenBao) address")
+    vault_mount: str = _setting("VLLM_VAULT_MOUNT", "secret", "KV v2 mount holding vllm/huggingface, vllm/api-key")
+    secret_store: str = _setting(
+        "VLLM_SECRET_STORE", "vault-secret-store", "ClusterSecretStore the ExternalSecrets use"
+    )
+    external_secrets_namespace: str = _setting(
+        "EXTERNAL_SECRETS_NAMESPACE", "external-secrets", "namespace of the External Secrets Operator"
+    )
+    vault_namespace: str = _setting("K8S_VAULT_NAMESPACE", "vault", "namespace of an in-cluster Vault")
+    kube_context: str = _setting("VLLM_KUBE_CONTEXT", "", "kubeconfig context ('' = current)")
+    url: str = _setting("VLLM_URL", "", "OpenAI-compatible endpoint ('' = port-forward to the router)")
+    gpu_memory: str = _setting("VLLM_GPU_MEMORY", "", "memory of one GPU, when nodes do not label it", "quantity")
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_file)
+
+    @property
+    def engine_tag_floats(self) -> bool:
+        return self.model_tag in ("latest", "nightly", "")
+
+
+def setting_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(Settings))
+
+
+def env_name(attr: str) -> str:
+    return Settings.__dataclass_fields__[attr].metadata["env"]
+
+
+def _convert(f: dataclasses.Field, raw, source: str):
+    kind = f.metadata["kind"]
+    where = f"{source} ({f.metadata['env']})" if source != f.metadata["env"] else source
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        value = str(raw).strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise InvalidInput(f"{where} must be true or false, got {raw!r}.")
+    if kind == "int":
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise InvalidInput(f"{where} must be a whole number, got {raw!r}.") from None
+        if value < 0:
+            raise InvalidInput(f"{where} must not be negative, got {raw!r}.")
+        return value
+    value = str(raw).strip()
+    if kind == "dns" and (not _DNS_LABEL.match(value) or len(value) > 53):
+        raise InvalidInput(
+            f"{where} must be a DNS-1123 label of at most 53 characters "
+            f"(lowercase letters, digits, '-'), got {raw!r}."
+        )
+    if kind == "duration" and not _DURATION.match(value):
+        raise InvalidInput(f"{where} must be a duration such as 30m, 1h or 90s, got {raw!r}.")
+    if kind == "quantity" and value and not _QUANTITY.match(value):
+        raise InvalidInput(f"{where} must be a Kubernetes quantity such as 100m, 256Mi or 80Gi, got {raw!r}.")
+    if kind == "version" and not re.match(r"^\d+\.\d+\.\d+$", value):
+        raise InvalidInput(f"{where} must be a chart version such as 0.1.8, got {raw!r}.")
+    if kind == "choice" and value not in f.metadata["choices"]:
+        raise InvalidInput(f"{where} must be one of {', '.join(f.metadata['choices'])}; got {raw!r}.")
+    return value
+
+
+def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | None = None) -> Settings:
+    """Defaults, then the environment, then flags (overrides whose value is not None)."""
+    values = {}
+    overrides = overrides or {}
+    for f in setting_fields():
+        env = f.metadata["env"]
+        if overrides.get(f.name) is not None:
+            flag = "--" + f.name.replace("_", "-")
+            values[f.name] = _convert(f, overrides[f.name], flag)
+        elif env in environ:
+            values[f.name] = _convert(f, environ[env], env)
+    return Settings(**values)
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """KEY=VALUE lines as just's dotenv-load reads them: comments, `export`, quotes."""
+    result = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        result[key] = value
+    return result

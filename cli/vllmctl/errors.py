@@ -1,0 +1,49 @@
+"""Exception types and the exit codes they map to (documented in the README)."""
+
+from __future__ import annotations
+
+OK = 0
+FAILED = 1  # an operation against a cluster, Vault, Helm or an endpoint failed
+INVALID = 2  # invalid input or usage, including a missing answer in non-interactive mode
+UNREACHABLE = 3  # a server the command needs (API server, Vault, Hub, endpoint) cannot be reached
+ROLLOUT_FAILED = 4  # the release was applied but its pods did not become ready (or were rolled back)
+NO_CHANGES = 5  # only with --detailed-exit-code: there was nothing to apply
+INTERRUPTED = 130
+
+
+class VllmctlError(Exception):
+    """An error that ends the command with one clear line and a documented exit code."""
+
+    exit_code = FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class InvalidInput(VllmctlError):
+    exit_code = INVALID
+
+
+class MissingAnswer(InvalidInput):
+    """A value that would be prompted for on a TTY is missing in non-interactive mode."""
+
+
+class Unreachable(VllmctlError):
+    exit_code = UNREACHABLE
+
+
+class OperationFailed(VllmctlError):
+    exit_code = FAILED
+
+
+class RolloutFailed(VllmctlError):
+    exit_code = ROLLOUT_FAILED
+
+
+class NotYetAvailable(VllmctlError):
+    exit_code = FAILED

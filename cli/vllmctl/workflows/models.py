@@ -1,0 +1,112 @@
+"""Reading and editing models.yaml: lock, read, edit as text, validate the result, write atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from vllmctl.adapters.files import locked, write_atomic
+from vllmctl.core import chart, models_file
+from vllmctl.core.model_defaults import with_defaults
+from vllmctl.core.settings import Settings
+from vllmctl.errors import InvalidInput
+
+
+@dataclass
+class LoadedModels:
+    document: models_file.ModelsDocument
+    models: list
+    chart_version: str
+    warnings: list[str]
+
+
+def example_text() -> str:
+    return resources.files("vllmctl").joinpath("data/models.example.yaml").read_text(encoding="utf-8")
+
+
+def chart_version_of(settings: Settings) -> tuple[str, list[str]]:
+    try:
+        version, warning = chart.effective_version(settings.chart_version)
+    except ValueError as e:
+        raise InvalidInput(f"VLLM_CHART_VERSION: {e}.") from None
+    return version, [warning] if warning else []
+
+
+def validate_text(text: str, file: str, settings: Settings) -> LoadedModels:
+    version, warnings = chart_version_of(settings)
+    doc = models_file.parse_document(text, file)
+    models = models_file.validate_document(doc, release=settings.release, chart_version=version)
+    if settings.engine_tag_floats:
+        warnings.append(
+            f"VLLM_MODEL_TAG={settings.model_tag or '(empty)'} floats: pods break the day vLLM drops a flag, "
+            "and engine arguments cannot be checked against a known release; pin a release such as v0.32.0"
+        )
+    return LoadedModels(doc, models, version, warnings)
+
+
+def load(settings: Settings, *, allow_example: bool = False) -> LoadedModels:
+    """The validated models file; with allow_example, the packaged example when the default file is absent."""
+    path = settings.models_path
+    if not path.exists() and allow_example and settings.models_file == "models.yaml":
+        loaded = validate_text(example_text(), "models.example.yaml", settings)
+        loaded.warnings.insert(0, "models.yaml not found: using the packaged models.example.yaml")
+        return loaded
+    doc = models_file.load_document(path)
+    return validate_text(doc.text, str(path), settings)
+
+
+def peek(settings: Settings) -> list[dict]:
+    """The entries as written, with defaults filled in: no schema validation (that is `validate`'s
+    job), so listing stays fast. Entries that are not mappings are skipped."""
+    import yaml
+
+    path = settings.models_path
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        load(settings)  # reports the syntax error with its position
+        raise
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        load(settings)
+    return [with_defaults(entry) for entry in data if isinstance(entry, dict)]
+
+
+def _ensure_file(path: Path) -> bool:
+    if path.exists():
+        return False
+    write_atomic(path, example_text())
+    return True
+
+
+def add(settings: Settings, entry: dict) -> tuple[LoadedModels, bool]:
+    """Append `entry`; returns the new state and whether the file was created from the example."""
+    path = settings.models_path
+    with locked(path):
+        created = _ensure_file(path)
+        current = load(settings)
+        if any(m.name == entry["name"] for m in current.models):
+            raise InvalidInput(f"a model named {entry['name']!r} already exists in {path}; choose another name.")
+        new_text = models_file.append_entry(current.document, entry)
+        updated = validate_text(new_text, str(path), settings)
+        write_atomic(path, new_text)
+    return updated, created
+
+
+def remove(settings: Settings, name: str) -> LoadedModels:
+    path = settings.models_path
+    with locked(path):
+        current = load(settings)
+        names = [m.name for m in current.models]
+        if name not in names:
+            raise InvalidInput(
+                f"no model named {name!r} in {path}; configured: {', '.join(names) or 'none'}."
+            )
+        new_text = models_file.remove_entry(current.document, names.index(name))
+        updated = validate_text(new_text, str(path), settings)
+        if [m.name for m in updated.models] != [n for n in names if n != name]:
+            raise InvalidInput(f"could not remove {name!r} from {path} without touching other entries; edit it by hand.")
+        write_atomic(path, new_text)
+    return updated

@@ -1,0 +1,27 @@
+# vllmctl: `just --list --list-submodules` shows every recipe.
+set dotenv-load
+set dotenv-filename := ".env.local"
+set positional-arguments
+
+mod vllm
+
+[private]
+default:
+    @just --list --list-submodules
+
+# Install vllmctl (editable) with its test tools, and provision the real test servers (cached)
+setup:
+    python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+    bash tests/env/provision.sh
+
+# Set up, then run the whole test suite (arguments go to pytest)
+test *ARGS: setup
+    python3 -m pytest "$@"
+
+# Static checks
+lint:
+    python3 -m ruff check cli tests benchmarks scripts
+
+# Benchmarks: start-up, rendering, engine-argument checks, install, bench client (prints figures)
+bench *ARGS:
+    python3 benchmarks/run.py "$@"
