@@ -275,6 +275,9 @@ class KubeEnv:
                 },
             }
             core.patch_node_status(NODE_NAME, {"status": status})
+            # The TaintNodesByCondition admission plugin taints every new Node not-ready; a kubelet
+            # reporting Ready (and the node-lifecycle controller, disabled here) would lift it.
+            core.patch_node(NODE_NAME, {"spec": {"taints": None}})
 
     def create_runtime_class(self, name: str = "nvidia", handler: str = "nvidia") -> None:
         """Create RuntimeClass `name` (node.k8s.io/v1) if absent."""
