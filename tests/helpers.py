@@ -1,0 +1,54 @@
+"""Running the real CLI in tests: a child process, as users and CI run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def cli_env(extra: dict[str, str] | None = None, *, keep_vllm: bool = False) -> dict[str, str]:
+    """The parent environment minus VLLM_* / VAULT_* / KUBECONFIG (so the developer's own settings
+    never leak into a test), plus `extra`."""
+    env = {
+        k: v for k, v in os.environ.items()
+        if keep_vllm or not (k.startswith(("VLLM_", "VAULT_")) or k in ("KUBECONFIG", "HF_ENDPOINT", "CI"))
+    }
+    env["PYTHONPATH"] = str(REPO / "cli") + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | str | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> Result:
+    """`vllmctl ARGS` in a child process with no TTY (so it never prompts)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "vllmctl.main", *args],
+        cwd=cwd,
+        env=cli_env(env),
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
