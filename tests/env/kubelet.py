@@ -7,6 +7,8 @@
   ``set_logs()`` replaces them for one container.
 * ``mark_pods_running(namespace, selector)``: patches pods bound to the node to phase Running with
   Ready/ContainersReady conditions and ready container statuses, as a kubelet would.
+* Pods bound to the node that are being deleted are removed for good (grace period 0), as a
+  kubelet does once their containers stopped; so a deleted namespace frees the node's GPUs.
 * ``auto_ready(namespace)``: opt-in per namespace; a background loop does the above for every pod
   bound to the node there, and pre-binds a hostPath PersistentVolume to each Pending claim (the
   stand-in for a storage provisioner), so ``helm --wait`` and rollout checks can finish.
@@ -24,6 +26,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_LINES = 20
+
+
+def client_delete_options(uid: str):
+    from kubernetes import client
+
+    return client.V1DeleteOptions(grace_period_seconds=0, preconditions=client.V1Preconditions(uid=uid))
+
 FOLLOW_EXTRA_LINES = 3
 
 
@@ -162,6 +171,10 @@ class FakeKubelet:
         core = client.CoreV1Api(api)
         try:
             while not self._stop.wait(0.3):
+                try:
+                    self._finish_deletions(core)
+                except Exception as exc:  # noqa: BLE001
+                    self.errors.append(f"deletions: {exc}")
                 with self._lock:
                     namespaces = sorted(self._auto)
                 for ns in namespaces:
@@ -173,6 +186,20 @@ class FakeKubelet:
                             self.errors.append(f"{ns}: {exc}")
         finally:
             api.close()
+
+    def _finish_deletions(self, core) -> None:
+        """What a kubelet does once a deleted pod's containers are gone: remove it for good, so
+        terminating pods (e.g. of a deleted test namespace) free the node's GPUs."""
+        pods = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}").items
+        for pod in pods:
+            if pod.metadata.deletion_timestamp is None:
+                continue
+            try:
+                core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0,
+                                           body=client_delete_options(pod.metadata.uid))
+            except Exception as exc:  # noqa: BLE001
+                if getattr(exc, "status", None) not in (404, 409):
+                    raise
 
     def mark_pods_running(self, namespace: str, selector: str | None = None) -> list[str]:
         """One-shot: make the pods bound to the node in ``namespace`` Running and Ready.
