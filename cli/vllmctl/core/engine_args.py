@@ -643,6 +643,13 @@ def check(model_name: str, argv_tokens: Sequence[ArgToken], spec: EngineSpec) ->
     return ctx.problems
 
 
+def effective_values(argv_tokens: Sequence[ArgToken], spec: EngineSpec) -> dict[str, Any]:
+    """dest -> the value vLLM ends up with for each flag given (the last one wins)."""
+    ctx = _Ctx("", spec)
+    occ = _parse(_preprocess(argv_tokens, ctx), ctx)
+    return {dest: o.value for dest, o in _final_values(occ).items() if o.value is not None}
+
+
 def check_argv(argv: Sequence[str], spec: EngineSpec, model_name: str = "model") -> list[EngineArgProblem]:
     """Check a plain argv (after `vllm serve`); sources are ("argv", index)."""
     tokens = [ArgToken(a, ("argv", i), USER, i) for i, a in enumerate(argv)]
@@ -660,5 +667,5 @@ def errors(problems: Iterable[EngineArgProblem]) -> list[EngineArgProblem]:
 
 __all__ = [
     "CHART", "RENDERING", "USER", "VALUES", "EngineArgProblem", "EngineSpec", "available_versions",
-    "check", "check_argv", "convert", "errors", "load_spec", "parser_rejects", "spec_for_tag",
+    "check", "check_argv", "convert", "effective_values", "errors", "load_spec", "parser_rejects", "spec_for_tag",
 ]

@@ -8,7 +8,7 @@ models get a rough figure, flagged `exact=False`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,3 +248,14 @@ def gpu_memory_from_labels(labels: Mapping[str, str]) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def gpu_memory_per_gpu(nodes_labels: Iterable[Mapping[str, str]], fallback: str | int | None = None) -> int | None:
+    """Memory of one GPU for estimates: the smallest labelled GPU among the nodes (a model may land
+    on any of them), else the `--gpu-memory` setting, else None."""
+    sizes = [b for b in (gpu_memory_from_labels(labels) for labels in nodes_labels) if b]
+    if sizes:
+        return min(sizes)
+    if fallback in (None, ""):
+        return None
+    return parse_memory(fallback)
