@@ -36,7 +36,7 @@ TOKEN_SECRET = "vault-token"
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SyncError(Exception):
@@ -163,7 +163,7 @@ class EsoStandIn:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=5)
             self._thread = None
 
     def _watch_loop(self) -> None:
@@ -182,7 +182,7 @@ class EsoStandIn:
                         rv = listing["metadata"]["resourceVersion"]
                     w = watch.Watch()
                     for ev in w.stream(custom.list_cluster_custom_object, GROUP, VERSION, "externalsecrets",
-                                       resource_version=rv, timeout_seconds=5):
+                                       resource_version=rv, timeout_seconds=2):
                         obj = ev["object"]
                         if ev["type"] == "ERROR":
                             rv = None

@@ -50,11 +50,14 @@ class KubeEnv:
             self._start_etcd()
             self._start_apiserver()
             self._write_kubeconfig()
-            self._wait_ready()
+            # controller-manager and scheduler wait (up to 10 s) for a healthy API server on their
+            # own: start them as soon as it listens, and overlap their start-up with its own.
+            self._wait_listening()
             self._start_controller_manager()
             self._start_scheduler()
-            self._wait_default_service_account()
+            self._wait_ready()
             self._create_node()
+            self._wait_default_service_account()
             if self.kubelet is not None:
                 self.kubelet.attach(self.api_client)
         except BaseException:
@@ -145,6 +148,16 @@ class KubeEnv:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
+    def _wait_listening(self) -> None:
+        def listening():
+            try:
+                self._get("/healthz")
+                return True
+            except OSError:
+                return False
+
+        wait_until(listening, 60, 0.05, "kube-apiserver to listen", procs=[self.etcd, self.apiserver])
+
     def _wait_ready(self) -> None:
         wait_until(lambda: self._get("/readyz")[0] == 200, 60, 0.1, "kube-apiserver /readyz",
                    procs=[self.etcd, self.apiserver])
@@ -153,7 +166,8 @@ class KubeEnv:
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": self.server, "certificate-authority": self.ca_file}}],
+            "clusters": [{"name": CONTEXT,
+                          "cluster": {"server": self.server, "certificate-authority": self.ca_file}}],
             "users": [{"name": f"{CONTEXT}-admin", "user": {"token": self.token}}],
             "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": f"{CONTEXT}-admin",
                                                         "namespace": "default"}}],

@@ -12,7 +12,9 @@ from .procs import Proc, bao_binary, wait_until
 
 
 class VaultServer:
-    """Attributes: addr, token, log_file. Methods: start(), stop(), client(), env(), seal()."""
+    """Attributes: addr, token, unseal_key, log_file. Methods: start() (also restarts a stopped
+    server: a dev server comes back EMPTY, same token, new port), stop(), running, client(),
+    env(), seal(), unseal()."""
 
     def __init__(self, workdir: str | Path | None = None, name: str = "openbao"):
         self.binary = bao_binary()
@@ -24,6 +26,7 @@ class VaultServer:
         self.port = 0
         self.addr = ""
         self.proc: Proc | None = None
+        self.unseal_key: str | None = None
 
     def start(self) -> VaultServer:
         """Start (or restart: a dev server starts empty, with the same root token)."""
@@ -45,10 +48,17 @@ class VaultServer:
 
         try:
             wait_until(healthy, 30, 0.05, f"OpenBao {self.addr}/v1/sys/health", procs=[self.proc])
+            self.unseal_key = wait_until(self._read_unseal_key, 10, 0.05, "OpenBao unseal key in its log")
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _read_unseal_key(self) -> str | None:
+        for line in Path(self.log_file).read_text(errors="replace").splitlines()[::-1]:
+            if line.strip().startswith("Unseal Key:"):
+                return line.split(":", 1)[1].strip()
+        return None
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -68,3 +78,6 @@ class VaultServer:
 
     def seal(self) -> None:
         self.client().sys.seal()
+
+    def unseal(self) -> None:
+        self.client().sys.submit_unseal_key(self.unseal_key)

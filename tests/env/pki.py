@@ -40,7 +40,7 @@ class PKI:
     def __init__(self, directory: str | Path):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+        self._now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         self._ca_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vllmctl-test-ca")])
         self._ca_cert = (

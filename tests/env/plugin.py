@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from .procs import PROVISION_HINT, MissingServers
+from .procs import MissingServers
 
 REAL_FIXTURES = frozenset({
     "kube_env", "vault_env", "fresh_vault", "vault_server_factory", "helm_bin", "namespace",
@@ -63,7 +63,8 @@ def _missing(what: str, exc: BaseException):
 def pytest_configure(config):
     config.stash[_kept_dirs] = []
     config.stash[_real_skips] = []
-    config.addinivalue_line("markers", "real: needs the real test servers (kube-apiserver, etcd, OpenBao, helm)")
+    config.addinivalue_line(
+        "markers", "real: needs the real test servers (kube-apiserver, etcd, OpenBao, helm)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -91,7 +92,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(f"vllmctl test environment kept (tests failed): logs in {d}")
     skips = config.stash.get(_real_skips, [])
     if skips and _require_real():
-        terminalreporter.write_sep("=", "real-server tests skipped with VLLMCTL_REQUIRE_REAL_SERVERS=1", red=True)
+        terminalreporter.write_sep(
+            "=", "real-server tests skipped with VLLMCTL_REQUIRE_REAL_SERVERS=1", red=True)
         for s in skips:
             terminalreporter.write_line(s)
 

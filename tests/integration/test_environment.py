@@ -63,7 +63,8 @@ def test_secret_and_custom_object_round_trip(kube_env, api, namespace, eso):
     custom.patch_namespaced_custom_object_status(
         ES_GROUP, ES_VERSION, namespace, "externalsecrets", "round-trip",
         {"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Manual"}]}})
-    got = custom.get_namespaced_custom_object(ES_GROUP, ES_VERSION, namespace, "externalsecrets", "round-trip")
+    got = custom.get_namespaced_custom_object(ES_GROUP, ES_VERSION, namespace, "externalsecrets",
+                                              "round-trip")
     assert got["status"]["conditions"][0]["reason"] == "Manual"
     assert got["spec"]["secretStoreRef"]["name"] == "nope"
 
@@ -136,6 +137,10 @@ def test_fresh_vault_can_be_sealed_without_touching_the_session_one(fresh_vault,
     fresh_vault.seal()
     assert fresh_vault.client().sys.is_sealed()
     assert not vault_env.client().sys.is_sealed()
+    fresh_vault.unseal()
+    assert not fresh_vault.client().sys.is_sealed()
+    fresh_vault.stop()
+    assert not fresh_vault.running
 
 
 VALUES = """
@@ -184,8 +189,8 @@ def test_helm_install_of_the_test_chart(kube_env, api, namespace, helm_bin):
     cmd = [helm_bin, "upgrade", "--install", "vllm", str(CHART), "--namespace", namespace,
            "--kubeconfig", kube_env.kubeconfig, "--kube-context", kube_env.context,
            "--wait", "--timeout", "90s", "-f", "-"]
-    res = subprocess.run(cmd, input=VALUES, text=True, capture_output=True, env={**_base_env(), **kube_env.env()},
-                         timeout=120)
+    res = subprocess.run(cmd, input=VALUES, text=True, capture_output=True,
+                         env={**_base_env(), **kube_env.env()}, timeout=120)
     assert res.returncode == 0, res.stderr
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     dep = apps.read_namespaced_deployment("vllm-llama3-deployment-vllm", namespace)
@@ -264,11 +269,17 @@ def test_eso_stand_in_syncs_and_reports_errors(kube_env, api, namespace, eso, va
     assert "nothing-here" in cond["message"]
 
 
-def test_eso_absent_removes_the_store(api, eso_absent, eso_was_installed=None):
+def test_eso_absent_removes_the_store(api, eso_absent):
     custom = client.CustomObjectsApi(api)
     items = custom.list_cluster_custom_object(ES_GROUP, ES_VERSION, "clustersecretstores")["items"] \
         if _crd_served(api) else []
     assert not [s for s in items if s["metadata"]["name"] == "vault-secret-store"]
+
+
+def test_eso_present_again_after_eso_absent(api, eso):
+    custom = client.CustomObjectsApi(api)
+    store = custom.get_cluster_custom_object(ES_GROUP, ES_VERSION, "clustersecretstores", "vault-secret-store")
+    assert store["spec"]["provider"]["vault"]["version"] == "v2"
 
 
 def _crd_served(api):
