@@ -77,7 +77,14 @@ class VllmConfig(_Strict):
     @field_validator("extraArgs")
     @classmethod
     def _args_as_text(cls, v):
-        return [str(item) for item in v]
+        args = [str(item) for item in v]
+        if any(arg.split("=", 1)[0] == "--disable-log-requests" for arg in args):
+            # vLLM removed it; an engine started with it exits at once (the seed's template has it)
+            raise ValueError(
+                "--disable-log-requests was removed from vLLM and makes the engine exit at start; "
+                "delete it (request logging is off by default)"
+            )
+        return args
 
 
 class ModelEntry(_Strict):

@@ -238,7 +238,7 @@ def _entry_style(doc: ModelsDocument) -> tuple[int, int]:
 
 def entry_text(entry: dict, dash_col: int = 0, offset: int = 2) -> str:
     yaml = _yaml()
-    yaml.indent(mapping=offset, sequence=offset + 2, offset=offset)
+    yaml.indent(mapping=offset, sequence=offset, offset=0)
     yaml.width = 4096
     buf = io.StringIO()
     yaml.dump([entry], buf)

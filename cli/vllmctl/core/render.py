@@ -88,7 +88,7 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "requestGPU": model.requestGPU,
         "limitMemory": model.limitMemory,
         "pvcStorage": model.pvcStorage,
-        "pvcAccessMode": model.pvcAccessMode,
+        "pvcAccessMode": [model.pvcAccessMode] if model.pvcAccessMode else None,
         "storageClass": model.storageClass if model.storageClass is not None else settings.storage_class,
         "shmSize": model.shmSize,
         "priorityClassName": model.priorityClassName,
