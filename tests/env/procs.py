@@ -62,6 +62,18 @@ def helm_binary() -> str:
     return path
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if the test process dies (even by SIGKILL), so a killed
+    pytest leaves no etcd/apiserver/bao behind. Linux only; a no-op elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001
+        pass
+
+
 class Proc:
     """One child process, in its own process group, output to ``log_file``."""
 
@@ -75,6 +87,7 @@ class Proc:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         self.pid = self.popen.pid
 
