@@ -252,7 +252,8 @@ def verdicts(cases_path: Path) -> dict:
 def _dump(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size} bytes)")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"wrote {shown} ({path.stat().st_size} bytes)")
 
 
 def main(argv: list[str] | None = None) -> int:
