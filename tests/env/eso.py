@@ -4,7 +4,9 @@
 OpenBao root token in Secret ``external-secrets/vault-token``, creates the ClusterSecretStore
 ``vault-secret-store`` (provider.vault: server, path ``secret``, version ``v2``, auth.tokenSecretRef)
 and starts a reconciler thread that watches ExternalSecrets in all namespaces. For each one whose
-generation it has not yet reconciled (so on creation and on every spec change):
+generation or annotations it has not yet reconciled (creation, every spec change, and the
+``force-sync`` annotation trick), and again every ~2 s while its last sync failed (as the real
+operator retries with back-off):
 
 * reads every ``spec.data[].remoteRef`` {key, property} (and ``spec.dataFrom[].extract.key``) from
   OpenBao KV v2 at the store's mount, through the real HTTP API (hvac);
@@ -48,7 +50,8 @@ class EsoStandIn:
         self._factory = api_client_factory
         self.vault = vault
         self._lock = threading.RLock()
-        self._seen: dict[str, int] = {}  # uid -> generation reconciled
+        self._seen: dict[str, tuple] = {}  # uid -> (generation, annotations) reconciled
+        self._failed: dict[str, tuple[str, str]] = {}  # uid -> (namespace, name) of failed syncs
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.errors: list[str] = []
@@ -192,8 +195,10 @@ class EsoStandIn:
                             self._maybe_reconcile(api, obj)
                         elif ev["type"] == "DELETED":
                             self._seen.pop(obj["metadata"].get("uid"), None)
+                            self._failed.pop(obj["metadata"].get("uid"), None)
                         if self._stop.is_set():
                             break
+                    self._retry_failed(api)
                 except ApiException as e:
                     if e.status == 410:
                         rv = None
@@ -205,14 +210,33 @@ class EsoStandIn:
                     rv = None
                     self._stop.wait(0.5)
 
+    @staticmethod
+    def _version(meta: dict) -> tuple:
+        return meta.get("generation"), json.dumps(meta.get("annotations") or {}, sort_keys=True)
+
     def _maybe_reconcile(self, api, obj: dict) -> None:
         meta = obj["metadata"]
         if meta.get("deletionTimestamp"):
             return
         with self._lock:
-            if self._seen.get(meta["uid"]) == meta.get("generation"):
+            if self._seen.get(meta["uid"]) == self._version(meta):
                 return
             self.reconcile(obj, api)
+
+    def _retry_failed(self, api) -> None:
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        custom = client.CustomObjectsApi(api)
+        for uid, (ns, name) in list(self._failed.items()):
+            try:
+                obj = custom.get_namespaced_custom_object(GROUP, VERSION, ns, "externalsecrets", name)
+            except ApiException:
+                self._failed.pop(uid, None)
+                continue
+            if obj["metadata"]["uid"] == uid and not obj["metadata"].get("deletionTimestamp"):
+                with self._lock:
+                    self.reconcile(obj, api)
 
     def resync(self) -> None:
         """Reconcile every ExternalSecret now (re-reading Vault), synchronously."""
@@ -251,7 +275,11 @@ class EsoStandIn:
             if e.status != 404:
                 self.errors.append(f"{ns}/{name}: status patch: {e.status} {e.reason}")
                 return
-        self._seen[meta["uid"]] = meta.get("generation")
+        self._seen[meta["uid"]] = self._version(meta)
+        if cond["status"] == "True":
+            self._failed.pop(meta["uid"], None)
+        else:
+            self._failed[meta["uid"]] = (ns, name)
 
     def _store(self, spec: dict, api) -> dict:
         from kubernetes import client

@@ -268,6 +268,21 @@ def test_eso_stand_in_syncs_and_reports_errors(kube_env, api, namespace, eso, va
     assert (cond["status"], cond["reason"]) == ("False", "SecretSyncedError")
     assert "nothing-here" in cond["message"]
 
+    # like the real operator, a failed sync is retried: writing the path later heals it
+    vault_env.client().secrets.kv.v2.create_or_update_secret(
+        path=f"{namespace}/nothing-here", secret={"token": "late"}, mount_point="secret")
+    wait_for(lambda: _ready(custom, namespace, "missing-external-secret")["status"] == "True",
+             what="retry of a failed sync")
+    assert base64.b64decode(core.read_namespaced_secret("missing", namespace).data["token"]) == b"late"
+
+    # a missing property
+    custom.create_namespaced_custom_object(ES_GROUP, ES_VERSION, namespace, "externalsecrets",
+                                           _external_secret("prop-external-secret",
+                                                            f"{namespace}/huggingface", "nope"))
+    cond = wait_for(lambda: _ready(custom, namespace, "prop-external-secret"), what="Ready condition")
+    assert (cond["status"], cond["reason"]) == ("False", "SecretSyncedError")
+    assert "nope" in cond["message"]
+
 
 def test_eso_absent_removes_the_store(api, eso_absent):
     custom = client.CustomObjectsApi(api)
