@@ -1,0 +1,109 @@
+"""Requests to the deployed stack: one completion, the served model list, and the smoke test.
+
+The model id sent is the models.yaml `name` (rendering passes it to the engine as
+--served-model-name). `smoke(settings, endpoint)` is also what `install --smoke` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vllmctl.adapters.openai_http import DEFAULT_TIMEOUT, Completion, Endpoint, ModelNotFound
+from vllmctl.core.settings import Settings
+from vllmctl.errors import OperationFailed, VllmctlError
+from vllmctl.workflows.api_key import resolve_api_key
+
+SMOKE_PROMPT = "Say hello."
+SMOKE_MAX_TOKENS = 8
+_UNSET = object()
+
+
+def configured_models(settings: Settings) -> list[str] | None:
+    """Names of the enabled models in models.yaml; None when there is no models file."""
+    from vllmctl.workflows.models import peek
+
+    if not settings.models_path.exists():
+        return None
+    return [str(m["name"]) for m in peek(settings) if m.get("enabled") and m.get("name")]
+
+
+def _not_served(e: ModelNotFound, endpoint: Endpoint) -> OperationFailed:
+    try:
+        served = endpoint.models()
+    except VllmctlError:
+        return e
+    return OperationFailed(
+        f"{e.message} It serves: {', '.join(served) or 'no models'}.",
+        hint="The model id is the models.yaml name; after editing models.yaml run `vllmctl upgrade`.",
+    )
+
+
+def send_completion(settings: Settings, base_url: str, model: str, prompt: str, *, chat: bool = False,
+                    stream: bool = False, max_tokens: int = 64, temperature: float | None = None,
+                    timeout: float = DEFAULT_TIMEOUT, on_text: Callable[[str], None] | None = None,
+                    api_key=_UNSET) -> Completion:
+    key = resolve_api_key(settings) if api_key is _UNSET else api_key
+    with Endpoint(base_url, key, timeout) as endpoint:
+        try:
+            if stream:
+                return endpoint.stream(model, prompt, chat=chat, max_tokens=max_tokens, temperature=temperature,
+                                       on_text=on_text or (lambda _: None))
+            return endpoint.complete(model, prompt, chat=chat, max_tokens=max_tokens, temperature=temperature)
+        except ModelNotFound as e:
+            raise _not_served(e, endpoint) from None
+
+
+def mark_models(served: list[str], configured: list[str] | None) -> list[dict[str, str]]:
+    """ok: served and configured; missing: configured but not served; unexpected: served, not configured."""
+    if configured is None:
+        return [{"id": m, "status": "served"} for m in served]
+    rows = [{"id": m, "status": "ok" if m in configured else "unexpected"} for m in served]
+    rows += [{"id": m, "status": "missing"} for m in configured if m not in served]
+    return rows
+
+
+def api_models(settings: Settings, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, str]]:
+    with Endpoint(base_url, resolve_api_key(settings), timeout) as endpoint:
+        served = endpoint.models()
+    return mark_models(served, configured_models(settings))
+
+
+@dataclass
+class SmokeResult:
+    model: str
+    served: bool
+    completion_ms: float | None = None
+    chat_ms: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def smoke(settings: Settings, endpoint: str, *, api_key=_UNSET, timeout: float = DEFAULT_TIMEOUT,
+          models: list[str] | None = None) -> list[SmokeResult]:
+    """Every enabled model (or `models`) is listed by /v1/models and answers one short completion
+    and one chat request. A failing model is a result, not an exception; an unreachable endpoint
+    or a refused key raises, since then no model can be judged."""
+    names = models if models is not None else (configured_models(settings) or [])
+    key = resolve_api_key(settings) if api_key is _UNSET else api_key
+    results = []
+    with Endpoint(endpoint, key, timeout) as client:
+        served = client.models()
+        for name in names:
+            result = SmokeResult(name, name in served)
+            if not result.served:
+                result.error = f"not served (the endpoint serves: {', '.join(served) or 'no models'})"
+                results.append(result)
+                continue
+            try:
+                answer = client.complete(name, SMOKE_PROMPT, max_tokens=SMOKE_MAX_TOKENS, temperature=0)
+                result.completion_ms = answer.latency * 1000
+                answer = client.complete(name, SMOKE_PROMPT, chat=True, max_tokens=SMOKE_MAX_TOKENS, temperature=0)
+                result.chat_ms = answer.latency * 1000
+            except VllmctlError as e:
+                result.error = e.message
+            results.append(result)
+    return results
