@@ -1,0 +1,33 @@
+"""The README documents every setting and every command, and .ci/run calls its test command."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers import REPO
+from vllmctl.core.settings import setting_fields
+
+README = (REPO / "README.md").read_text()
+
+
+def test_every_setting_is_documented():
+    missing = [f.metadata["env"] for f in setting_fields() if f"`{f.metadata['env']}`" not in README]
+    assert not missing, f"README lacks settings: {missing}"
+
+
+def test_every_command_is_documented_and_has_a_recipe():
+    from vllmctl.commands.app import build_app
+    from typer.main import get_command
+
+    commands = sorted(get_command(build_app()).commands)
+    recipes = set(re.findall(r"^([a-z][a-z-]*)[^\n:]*:\n    @vllmctl \1 \"\$@\"$",
+                             (REPO / "vllm" / "justfile").read_text(), re.M))
+    assert set(commands) == recipes, set(commands) ^ recipes
+    undocumented = [c for c in commands if f"`{c}" not in README]
+    assert not undocumented, undocumented
+
+
+def test_ci_runs_the_readmes_test_command():
+    command = "python3 -m pip install rust-just && just test"
+    assert command in README
+    assert command in (REPO / ".ci" / "run").read_text().splitlines()
