@@ -1,18 +1,207 @@
-"""Hugging Face token and API key: Vault, ExternalSecrets or plain Secrets."""
+"""Hugging Face token and API key: Vault, ExternalSecrets or plain Secrets.
+
+Values are read from a hidden prompt, stdin (--stdin) or VLLM_HF_TOKEN / VLLM_API_KEY; never from
+an argument. `get-*` prints the bare value on stdout and nothing else.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from vllmctl.commands.pending import register_pending
+from vllmctl import console
+from vllmctl.commands.interactive import confirm, interactive
+from vllmctl.commands.options import ContextOpt, NamespaceOpt, Output, OutputOpt, YesOpt, settings_from
+from vllmctl.errors import MissingAnswer
+
+StdinOpt = Annotated[bool, typer.Option("--stdin", help="read the value from stdin (one line)")]
+SecretTimeoutOpt = Annotated[
+    str | None,
+    typer.Option("--secret-timeout", envvar="VLLM_SECRET_TIMEOUT",
+                 help="how long to wait for the ExternalSecret to become Ready [default: 60s]"),
+]
+
+
+def hidden_prompt(yes: bool):
+    """A hidden prompt for workflows (prepare_secrets, Vault token), or None when prompts are not allowed."""
+    if not interactive(yes):
+        return None
+
+    def prompt(question: str) -> str:
+        return typer.prompt(question, hide_input=True, default="", show_default=False, err=True)
+
+    return prompt
+
+
+def _context(namespace, context, yes, secret_timeout=None):
+    from vllmctl.workflows.secrets import SecretContext
+
+    settings = settings_from(namespace=namespace, kube_context=context, secret_timeout=secret_timeout)
+    return SecretContext(settings, prompt=hidden_prompt(yes))
+
+
+def _report(outcome, layout, output: Output) -> None:
+    if output is Output.json:
+        console.emit_json({"secret": layout.kind, "externalSecretsOperator": outcome.eso,
+                           "generated": outcome.generated, "done": outcome.done, "warnings": outcome.warnings})
+        return
+    for line in outcome.warnings:
+        console.warn(line)
+    for line in outcome.done:
+        console.success(line)
+
+
+def _layout(kind: str):
+    from vllmctl.core.secret_layout import API_KEY, HF_TOKEN
+
+    return HF_TOKEN if kind == "hf-token" else API_KEY
+
+
+def _verify_token(value: str) -> None:
+    """An invalid token is refused before it is stored; an unreachable Hub is only a warning."""
+    from vllmctl.adapters.hf import HubClient
+    from vllmctl.workflows.secrets import verify_hf_token
+
+    warnings: list[str] = []
+    with HubClient() as hub:
+        user = verify_hf_token(hub, value, set(), warnings)
+    for line in warnings:
+        console.warn(line)
+    if user:
+        console.info(f"Hugging Face token of user {user}.")
+
+
+def set_hf_token(
+    stdin: StdinOpt = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="check the token with the Hub first")] = True,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    secret_timeout: SecretTimeoutOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Store the Hugging Face token: Vault + ExternalSecret with ESO, else the Secret (+ a Vault copy).
+
+    The token comes from --stdin, VLLM_HF_TOKEN, or a hidden prompt.
+    """
+    from vllmctl.core.secret_layout import HF_TOKEN
+    from vllmctl.workflows import secrets as wf
+    from vllmctl.workflows.secret_values import ask_value, explicit_value
+
+    ctx = _context(namespace, context, yes, secret_timeout)
+    value = explicit_value(HF_TOKEN, stdin=stdin) or ask_value(
+        HF_TOKEN, ctx.prompt, "Hugging Face token (input hidden)")
+    if value is None:
+        raise MissingAnswer(f"no {HF_TOKEN.title} given: pipe it with --stdin or set {HF_TOKEN.env_var}.")
+    if verify:
+        _verify_token(value)
+    _report(wf.set_secret(ctx, HF_TOKEN, value), HF_TOKEN, output)
+
+
+def set_api_key(
+    stdin: StdinOpt = False,
+    show: Annotated[bool, typer.Option("--show", help="print the key on stdout (once)")] = False,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    secret_timeout: SecretTimeoutOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Store the API key; without one (--stdin, VLLM_API_KEY or the prompt) a 48-character key is generated.
+
+    The key is never printed unless --show is given.
+    """
+    from vllmctl.core.secret_layout import API_KEY
+    from vllmctl.workflows import secrets as wf
+    from vllmctl.workflows.secret_values import ask_value, explicit_value, generate_api_key
+
+    ctx = _context(namespace, context, yes, secret_timeout)
+    value = explicit_value(API_KEY, stdin=stdin) or ask_value(
+        API_KEY, ctx.prompt, "API key (input hidden, empty to generate one)")
+    generated = value is None
+    key = value or generate_api_key()
+    _report(wf.set_secret(ctx, API_KEY, key, generated=generated), API_KEY, output)
+    if show:
+        console.data(key)
+    elif generated and output is Output.text:
+        console.info("A new API key was generated: print it with `vllmctl get-api-key` (or pass --show).")
+
+
+def _get(kind: str):
+    def get(namespace: NamespaceOpt = None, context: ContextOpt = None, yes: YesOpt = False) -> None:
+        from vllmctl.workflows.secrets import get_secret
+
+        console.data(get_secret(_context(namespace, context, yes), _layout(kind)))
+
+    layout = _layout(kind)
+    get.__doc__ = (f"Print the {layout.title} (bare, on stdout): from Vault when VAULT_ADDR is set, "
+                   f"else from the Secret {layout.secret_name}.")
+    return get
+
+
+def _delete(kind: str):
+    def delete(namespace: NamespaceOpt = None, context: ContextOpt = None, yes: YesOpt = False,
+               output: OutputOpt = Output.text) -> None:
+        from vllmctl.workflows.secrets import delete_secret
+
+        layout = _layout(kind)
+        ctx = _context(namespace, context, yes)
+        confirm(f"Delete the {layout.title} from Vault and namespace {ctx.settings.namespace}?", yes=yes)
+        _report(delete_secret(ctx, layout), layout, output)
+
+    layout = _layout(kind)
+    delete.__doc__ = (f"Delete the {layout.title} from Vault ({layout.vault_path}) and the cluster "
+                      f"(Secret {layout.secret_name}, ExternalSecret {layout.external_secret}).")
+    return delete
+
+
+def _create_secret(kind: str):
+    def create(stdin: StdinOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
+               secret_timeout: SecretTimeoutOpt = None, yes: YesOpt = False,
+               output: OutputOpt = Output.text) -> None:
+        from vllmctl.workflows.secret_values import explicit_value
+        from vllmctl.workflows.secrets import create_cluster_secret
+
+        layout = _layout(kind)
+        ctx = _context(namespace, context, yes, secret_timeout)
+        outcome = create_cluster_secret(ctx, layout, explicit_value(layout, stdin=stdin))
+        _report(outcome, layout, output)
+        if outcome.generated and output is Output.text:
+            console.info("A new API key was generated: print it with `vllmctl get-api-key`.")
+
+    layout = _layout(kind)
+    create.__doc__ = (
+        f"Create or update the {layout.title} Secret {layout.secret_name} in place: an ExternalSecret "
+        f"from Vault with ESO, else a Secret from --stdin, {layout.env_var}, the Vault copy or a prompt."
+    )
+    return create
+
+
+def _delete_secret(kind: str):
+    def delete(namespace: NamespaceOpt = None, context: ContextOpt = None, yes: YesOpt = False,
+               output: OutputOpt = Output.text) -> None:
+        from vllmctl.workflows.secrets import delete_cluster_secret
+
+        layout = _layout(kind)
+        ctx = _context(namespace, context, yes)
+        confirm(f"Delete the Secret {layout.secret_name} from namespace {ctx.settings.namespace}?", yes=yes)
+        _report(delete_cluster_secret(ctx, layout), layout, output)
+
+    layout = _layout(kind)
+    delete.__doc__ = (f"Delete the Secret {layout.secret_name} and the ExternalSecret {layout.external_secret} "
+                      "(Vault is left alone).")
+    return delete
 
 
 def register(app: typer.Typer) -> None:
-    names = {}
-    for kind, title in (("hf-token", "Hugging Face token"), ("api-key", "API key")):
-        names[f"set-{kind}"] = f"Store the {title} in Vault (or a Secret)"
-        names[f"get-{kind}"] = f"Print the {title}"
-        names[f"delete-{kind}"] = f"Delete the {title} from Vault and the cluster"
-        names[f"create-{kind}-secret"] = f"Create the {title} Secret (ExternalSecret or plain Secret)"
-        names[f"delete-{kind}-secret"] = f"Delete the {title} Secret and ExternalSecret"
-    register_pending(app, names)
+    app.command("set-hf-token")(set_hf_token)
+    app.command("get-hf-token")(_get("hf-token"))
+    app.command("delete-hf-token")(_delete("hf-token"))
+    app.command("create-hf-token-secret")(_create_secret("hf-token"))
+    app.command("delete-hf-token-secret")(_delete_secret("hf-token"))
+    app.command("set-api-key")(set_api_key)
+    app.command("get-api-key")(_get("api-key"))
+    app.command("delete-api-key")(_delete("api-key"))
+    app.command("create-api-key-secret")(_create_secret("api-key"))
+    app.command("delete-api-key-secret")(_delete_secret("api-key"))

@@ -54,6 +54,10 @@ class Settings:
         "engine update strategy; Recreate needs no spare GPUs during an upgrade", "choice",
         ("RollingUpdate", "Recreate"),
     )
+    stuck_after: str = _setting(
+        "VLLM_STUCK_AFTER", "2m",
+        "stop waiting when a pod stays unschedulable, cannot pull its image or crash-loops this long", "duration",
+    )
     router_enabled: bool = _setting("VLLM_ROUTER_ENABLED", True, "deploy the router", "bool")
     router_replicas: int = _setting("VLLM_ROUTER_REPLICAS", 1, "router replicas", "int")
     router_request_cpu: str = _setting("VLLM_ROUTER_REQUEST_CPU", "100m", "router CPU request", "quantity")
@@ -74,6 +78,9 @@ class Settings:
     vault_mount: str = _setting("VLLM_VAULT_MOUNT", "secret", "KV v2 mount holding vllm/huggingface, vllm/api-key")
     secret_store: str = _setting(
         "VLLM_SECRET_STORE", "vault-secret-store", "ClusterSecretStore the ExternalSecrets use"
+    )
+    secret_timeout: str = _setting(
+        "VLLM_SECRET_TIMEOUT", "60s", "how long to wait for an ExternalSecret to become Ready", "duration"
     )
     external_secrets_namespace: str = _setting(
         "EXTERNAL_SECRETS_NAMESPACE", "external-secrets", "namespace of the External Secrets Operator"
