@@ -74,7 +74,8 @@ def main() -> int:
     heavy = [m for m in ("vllm", "torch", "pydantic", "jinja2") if m in sys.modules]
     print(f"engine args: {MODELS} models, {problems} problems found per run")
     print(f"  import + data load     {load_s * 1000:7.1f} ms")
-    print(f"  check {MODELS} models (warm) median {statistics.median(runs) * 1000:7.1f} ms, max {max(runs) * 1000:.1f} ms")
+    median_ms, max_ms = statistics.median(runs) * 1000, max(runs) * 1000
+    print(f"  check {MODELS} models (warm) median {median_ms:7.1f} ms, max {max_ms:.1f} ms")
     print(f"  cold process, all-in   {cold * 1000:7.1f} ms (budget {BUDGET_S * 1000:.0f} ms)")
     print(f"  heavy modules imported: {heavy or 'none'}")
     ok = cold < BUDGET_S and not heavy

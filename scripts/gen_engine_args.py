@@ -80,7 +80,7 @@ def build_parser():
 def _closure(fn) -> dict:
     names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
     cells = getattr(fn, "__closure__", None) or ()
-    return {n: c.cell_contents for n, c in zip(names, cells)}
+    return {n: c.cell_contents for n, c in zip(names, cells, strict=False)}
 
 
 def describe_dataclass(cls, depth: int = 0) -> dict:
@@ -188,6 +188,19 @@ def describe_action(action, deprecated: set) -> dict:
     return out
 
 
+def registry_rules() -> list[dict]:
+    """Names the API server accepts at start (validate_api_server_args), from vLLM's registries."""
+    from vllm.reasoning import ReasoningParserManager
+    from vllm.tool_parsers import ToolParserManager
+
+    return [
+        {"kind": "known_value", "dest": "tool_call_parser", "when": "enable_auto_tool_choice",
+         "unless": "tool_parser_plugin", "values": sorted(ToolParserManager.list_registered())},
+        {"kind": "known_value", "dest": "reasoning_parser", "unless": "reasoning_parser_plugin",
+         "values": sorted(ReasoningParserManager.list_registered())},
+    ]
+
+
 def generate() -> dict:
     import vllm
 
@@ -207,7 +220,7 @@ def generate() -> dict:
         "parser": {"allow_abbrev": serve.allow_abbrev, "prefix_chars": serve.prefix_chars},
         "positionals": positionals,
         "options": options,
-        "rules": RULES,
+        "rules": RULES + registry_rules(),
     }
 
 

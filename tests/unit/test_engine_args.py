@@ -146,6 +146,8 @@ def test_extra_arg_contradicting_a_models_yaml_field():
     (p,) = _check_spec(spec)
     assert p.code == "conflict" and p.flag == "--max-model-len"
     assert p.source == ("vllmConfig", "extraArgs", 2) and p.user_index == 0
+    assert p.yaml_path == ("vllmConfig", "extraArgs", 0) and p.yaml_where == "vllmConfig.extraArgs[0]"
+    assert p.as_dict()["yaml_path"] == ["vllmConfig", "extraArgs", 0]
     assert "vllmConfig.maxModelLen" in p.message
 
 
@@ -175,11 +177,19 @@ def test_enable_tool_without_parser_points_at_the_field():
     spec = {"name": "qwen", "modelURL": "Qwen/Qwen2.5-0.5B-Instruct", "enableTool": True}
     (p,) = ea.check("qwen", engine_argv(spec, "0.1.12"), SPEC)
     assert p.source == ("enableTool",) and "toolCallParser" in p.message
+    assert p.yaml_path == ("toolCallParser",)
 
 
 def test_helm_scientific_notation_is_caught():
     (p,) = _check_spec(_spec(maxModelLen=1000000))
     assert p.source == ("vllmConfig", "maxModelLen") and "1e+06" in p.message
+    assert p.yaml_path == ("vllmConfig", "maxModelLen")
+
+
+def test_unknown_tool_call_parser_is_an_engine_stage_error():
+    spec = {"name": "qwen", "modelURL": "Qwen/Qwen2.5-0.5B-Instruct", "enableTool": True, "toolCallParser": "hermess"}
+    (p,) = ea.check("qwen", engine_argv(spec, "0.1.12"), SPEC)
+    assert p.stage == "engine" and "did you mean hermes?" in p.message and p.yaml_path == ("toolCallParser",)
 
 
 def test_explicit_rendered_indices():

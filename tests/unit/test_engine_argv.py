@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from vllmctl.core.engine_argv import (
-    CHART, RENDERING, USER, VALUES, argv_strings, describe_source, engine_argv, go_string,
+    CHART,
+    RENDERING,
+    USER,
+    VALUES,
+    argv_strings,
+    describe_source,
+    engine_argv,
+    go_string,
 )
 
 BASE = ["org/model", "--host", "0.0.0.0", "--port", "8000"]

@@ -116,18 +116,16 @@ def test_unreachable_hub():
 
 
 def test_timeout_is_unreachable():
-    with FakeHub({"open/model": FakeRepo(config=CONFIG)}, delay=1.0) as slow:
-        with pytest.raises(hf.HubUnreachable, match="did not answer within 0.2 s"):
-            hf.HubClient(slow.url, timeout=0.2).config_json("open/model", token=SECRET)
+    slow = FakeHub({"open/model": FakeRepo(config=CONFIG)}, delay=1.0)
+    with slow, pytest.raises(hf.HubUnreachable, match="did not answer within 0.2 s"):
+        hf.HubClient(slow.url, timeout=0.2).config_json("open/model", token=SECRET)
 
 
 def test_server_errors_are_unreachable_and_other_errors_are_hub_errors():
-    with FakeHub(fail_status=503) as down:
-        with pytest.raises(hf.HubUnreachable):
-            hf.HubClient(down.url).model_info("open/model")
-    with FakeHub(fail_status=418) as odd:
-        with pytest.raises(hf.HubError):
-            hf.HubClient(odd.url).model_info("open/model")
+    with FakeHub(fail_status=503) as down, pytest.raises(hf.HubUnreachable):
+        hf.HubClient(down.url).model_info("open/model")
+    with FakeHub(fail_status=418) as odd, pytest.raises(hf.HubError):
+        hf.HubClient(odd.url).model_info("open/model")
 
 
 @pytest.mark.parametrize("repo", ["", "../etc", "a/b/c", "org/../x", "http://x"])

@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vllmctl.core.engine_argv import CHART, RENDERING, USER, VALUES, ArgToken, Source, describe_source
+from vllmctl.core.engine_argv import (
+    CHART,
+    RENDERING,
+    USER,
+    VALUES,
+    ArgToken,
+    Source,
+    describe_source,
+    models_yaml_path,
+)
 
 DATA_DIR = Path(__file__).with_name("engine_data")
 
@@ -36,14 +45,26 @@ class EngineArgProblem:
     code: str = ""
     origin: str = USER
     user_index: int | None = None
-    stage: str = "parser"  # "parser": `vllm serve` refuses to start; "engine": fails at engine start
+    stage: str = "parser"  # "parser": `vllm serve` refuses to start; "engine": fails at engine start;
+    # "chart": vllmctl's own rule about what the chart passes
+    yaml_path: Source = ()  # inside the model's models.yaml entry, e.g. ("vllmConfig", "extraArgs", 0)
 
     @property
     def where(self) -> str:
         return describe_source(self.source)
 
+    @property
+    def yaml_where(self) -> str:
+        """e.g. "vllmConfig.extraArgs[0]" within the model's entry; "" for the chart's own flags."""
+        return describe_source(self.yaml_path) if self.yaml_path else ""
+
     def __str__(self) -> str:
         return f"model {self.model!r}, {self.where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "flag": self.flag, "message": self.message, "severity": self.severity,
+                "code": self.code, "stage": self.stage, "source": list(self.source),
+                "yaml_path": list(self.yaml_path), "origin": self.origin}
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +353,7 @@ class _Ctx:
             stage: str = "parser") -> None:
         self.problems.append(
             EngineArgProblem(self.model, flag, message, tok.source, severity, code, tok.origin,
-                             tok.user_index, stage)
+                             tok.user_index, stage, models_yaml_path(tok))
         )
 
 
@@ -374,9 +395,7 @@ def _is_option_like(spec: EngineSpec, arg: str) -> bool:
         return True
     if "=" in arg and arg.split("=", 1)[0] in spec.by_string:
         return True
-    if _NEG_NUMBER.match(arg) or " " in arg:
-        return False
-    return True
+    return not (_NEG_NUMBER.match(arg) or " " in arg)
 
 
 def _did_you_mean(spec: EngineSpec, arg: str) -> str:
@@ -556,6 +575,13 @@ def _apply_rules(ctx: _Ctx, occ: list[Occurrence]) -> None:
                 and final[rule["other"]].value not in (None, False):
             other = final[rule["other"]]
             ctx.add(o.token, o.flag, f"{o.flag} cannot be combined with {other.flag}.", "conflicting-flags")
+        elif kind == "known_value" and o is not None and o.value and o.value not in rule["values"] \
+                and (not rule.get("when") or _truthy(final.get(rule["when"]))) \
+                and not _truthy(final.get(rule.get("unless", ""))):
+            hint = difflib.get_close_matches(str(o.value), rule["values"], n=1, cutoff=0.6)
+            dym = f" (did you mean {hint[0]}?)" if hint else ""
+            ctx.add(o.token, o.flag, f"{o.flag} {o.value!r} is not a parser vLLM {ctx.spec.version} knows{dym}; "
+                    f"choose from {', '.join(rule['values'])}.", "bad-choice", stage="engine")
         elif kind == "range" and o is not None and isinstance(o.value, int | float) \
                 and not isinstance(o.value, bool):
             _check_range(ctx, rule, o)

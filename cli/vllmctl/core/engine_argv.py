@@ -51,6 +51,21 @@ def describe_source(source: Source) -> str:
     return out or "chart"
 
 
+def models_yaml_path(token: ArgToken) -> Source:
+    """Where a token comes from inside its models.yaml model entry (mirrors core.render.model_view:
+    keys map one to one, except enableTool, which rendering derives from toolCallParser, and the
+    extraArgs, which follow rendering's own leading items)."""
+    if token.origin == USER and token.user_index is not None and token.source[:2] == ("vllmConfig", "extraArgs"):
+        return ("vllmConfig", "extraArgs", token.user_index)
+    if token.origin == RENDERING:
+        return ("name",)
+    if token.origin == CHART:
+        return ()
+    if token.source == ("enableTool",):
+        return ("toolCallParser",)
+    return token.source
+
+
 def _version_tuple(chart_version: str) -> tuple[int, ...]:
     nums = re.findall(r"\d+", chart_version.split("-")[0].split("+")[0])
     return tuple(int(n) for n in nums[:3]) or (0, 1, 12)
@@ -206,12 +221,12 @@ def _lmcache_kv_config(lmcache: Mapping[str, Any], cfg: Mapping[str, Any]) -> st
     if "enablePD" in lmcache:
         port = go_string(lmcache.get("nixlRole"))
         return (
-            '{"kv_connector":"LMCacheConnectorV1","kv_role":"%s","kv_connector_extra_config":'
-            '{"discard_partial_chunks": false, "lmcache_rpc_port": "%s"}}' % (role, port)
+            f'{{"kv_connector":"LMCacheConnectorV1","kv_role":"{role}","kv_connector_extra_config":'
+            f'{{"discard_partial_chunks": false, "lmcache_rpc_port": "{port}"}}}}'
         )
     if "v0" in cfg and go_string(cfg["v0"]) == "1":
-        return '{"kv_connector":"LMCacheConnector","kv_role":"%s"}' % role
-    return '{"kv_connector":"LMCacheConnectorV1","kv_role":"%s"}' % role
+        return f'{{"kv_connector":"LMCacheConnector","kv_role":"{role}"}}'
+    return f'{{"kv_connector":"LMCacheConnectorV1","kv_role":"{role}"}}'
 
 
 def argv_strings(tokens: list[ArgToken]) -> list[str]:
