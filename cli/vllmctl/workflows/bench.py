@@ -21,7 +21,7 @@ from vllmctl.workflows.api_key import resolve_api_key
 
 # Common English words that most tokenizers encode as one token each (with the leading space), so a
 # prompt of n words is about n tokens; the server's usage reports the exact count.
-_WORDS = tuple(
+_WORDS = (  # noqa: SIM905 - a word list reads better as text
     "the of and to in is that for it as was with be by on not he this are or his from at which but have an "
     "they you were her she there one all we their has been if more when will would who so no time can its "
     "out up about into than them only other new some could these two may first then do any like my now "
