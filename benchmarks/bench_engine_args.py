@@ -37,15 +37,20 @@ def _model_specs(n: int) -> list[dict]:
     return specs
 
 
-def cold_start_seconds() -> float:
-    """A fresh interpreter importing the checker, loading the data and checking 100 models."""
+HEAVY = ("vllm", "torch", "pydantic", "jinja2", "typer", "rich", "httpx")
+
+
+def cold_start() -> tuple[float, list[str]]:
+    """A fresh interpreter importing the checker, loading the data and checking 100 models:
+    (seconds, heavy modules it imported)."""
     code = (
         "import sys, time; t = time.perf_counter(); sys.path.insert(0, sys.argv[1]);"
-        "from benchmarks.bench_engine_args import run_once; run_once();"
-        "print(time.perf_counter() - t)"
+        "from benchmarks.bench_engine_args import run_once, HEAVY; run_once();"
+        "print(time.perf_counter() - t, *[m for m in HEAVY if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    seconds, *heavy = out.stdout.strip().splitlines()[-1].split()
+    return float(seconds), heavy
 
 
 def run_once() -> int:
@@ -70,8 +75,7 @@ def main() -> int:
         t = time.perf_counter()
         problems = run_once()
         runs.append(time.perf_counter() - t)
-    cold = cold_start_seconds()
-    heavy = [m for m in ("vllm", "torch", "pydantic", "jinja2") if m in sys.modules]
+    cold, heavy = cold_start()
     print(f"engine args: {MODELS} models, {problems} problems found per run")
     print(f"  import + data load     {load_s * 1000:7.1f} ms")
     median_ms, max_ms = statistics.median(runs) * 1000, max(runs) * 1000

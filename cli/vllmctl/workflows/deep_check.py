@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,7 +235,6 @@ def deep_check(
 
     probe_by_name: dict[str, dict[str, Any]] = {}
     if requests and run_engine:
-        t = time.perf_counter()
         try:
             out = run_probe(requests, python=python, timeout=timeout)
             report.vllm_version = out.get("vllm_version")
@@ -247,7 +245,6 @@ def deep_check(
         if report.vllm_version and report.vllm_version != spec.version:
             report.warnings.append(f"the engine Python has vLLM {report.vllm_version} but the image runs "
                                    f"{spec.version}: its verdicts may differ from the pods'.")
-        del t
 
     gpu_by_name = {m.name: m.gpu_memory_bytes for m in models}
     for res in report.results:
