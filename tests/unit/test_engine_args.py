@@ -220,3 +220,15 @@ def test_checker_imports_no_heavy_modules():
     heavy, seconds = out.rsplit("]", 1)
     assert heavy.strip() == "[", out
     assert float(seconds) < 0.5
+
+
+def test_flag_and_value_in_one_item_gets_a_hint():
+    (p,) = _check_spec(_spec(extraArgs=["--enforce-eager", "--max-num-seqs 64"]))
+    assert p.flag == "--max-num-seqs" and "two extraArgs items" in p.message and p.user_index == 1
+
+
+def test_check_model_spec_follows_the_image_tag():
+    problems, warning = ea.check_model_spec({**_spec(), "tag": "v0.32.0"}, "0.1.12")
+    assert problems == [] and warning is None
+    problems, warning = ea.check_model_spec({**_spec(extraArgs=["--dtype", "bf16"]), "tag": "latest"}, "0.1.12")
+    assert "'latest'" in warning and [p.code for p in problems] == ["bad-choice"]

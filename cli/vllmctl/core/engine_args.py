@@ -495,6 +495,10 @@ def _parse(toks: list[_Tok], ctx: _Ctx) -> list[Occurrence]:
         if hi == 0 and i < n and not _is_option_like(spec, toks[i].text) and not only_values and not positionals_left:
             # A value after a switch (`--enable-lora true`) ends up as a stray argument.
             nxt = toks[i]
+            if nxt.text.startswith("-"):  # "--flag value" written as one item
+                _stray(ctx, toks, i)
+                i += 1
+                continue
             ctx.add(nxt.origin, flag, f"{flag} is a switch and takes no value, but {nxt.text!r} follows it; "
                     "remove the value.", "unexpected-value")
             i += 1
@@ -509,6 +513,12 @@ def _skip_values(spec: EngineSpec, toks: list[_Tok], j: int) -> int:
 
 def _stray(ctx: _Ctx, toks: list[_Tok], i: int) -> None:
     t = toks[i]
+    head, _, rest = t.text.partition(" ")
+    if head.startswith("-") and rest:
+        # A YAML list item "--max-model-len 4096" reaches vLLM as ONE argument, not two.
+        ctx.add(t.origin, head, f"{t.text!r} is a single argument with a space in it; write the flag and its value "
+                f"as two extraArgs items (or as {head}={rest}).", "stray-argument")
+        return
     ctx.add(t.origin, t.text, f"stray argument {t.text!r}: it follows no flag that takes a value.",
             "stray-argument")
 
@@ -676,6 +686,26 @@ def effective_values(argv_tokens: Sequence[ArgToken], spec: EngineSpec) -> dict[
     return {dest: o.value for dest, o in _final_values(occ).items() if o.value is not None}
 
 
+def check_model_spec(
+    model_spec: dict[str, Any],
+    chart_version: str,
+    *,
+    spec: EngineSpec | None = None,
+    rendered_extra_args: Iterable[int] | None = None,
+) -> tuple[list[EngineArgProblem], str | None]:
+    """Check one rendered modelSpec: (problems, warning about the image tag's data or None).
+
+    The data follows the modelSpec's image `tag` unless a spec is given."""
+    from vllmctl.core.engine_argv import engine_argv
+
+    warning = None
+    if spec is None:
+        spec, warning = spec_for_tag(model_spec.get("tag"))
+    rendered = None if rendered_extra_args is None else set(rendered_extra_args)
+    tokens = engine_argv(model_spec, chart_version, rendered_extra_args=rendered)
+    return check(str(model_spec.get("name", model_spec.get("modelURL", "?"))), tokens, spec), warning
+
+
 def check_argv(argv: Sequence[str], spec: EngineSpec, model_name: str = "model") -> list[EngineArgProblem]:
     """Check a plain argv (after `vllm serve`); sources are ("argv", index)."""
     tokens = [ArgToken(a, ("argv", i), USER, i) for i, a in enumerate(argv)]
@@ -693,5 +723,6 @@ def errors(problems: Iterable[EngineArgProblem]) -> list[EngineArgProblem]:
 
 __all__ = [
     "CHART", "RENDERING", "USER", "VALUES", "EngineArgProblem", "EngineSpec", "available_versions",
-    "check", "check_argv", "convert", "effective_values", "errors", "load_spec", "parser_rejects", "spec_for_tag",
+    "check", "check_argv", "check_model_spec", "convert", "effective_values", "errors", "load_spec",
+    "parser_rejects", "spec_for_tag",
 ]
