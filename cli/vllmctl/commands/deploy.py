@@ -2,19 +2,300 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
-from vllmctl.commands.pending import register_pending
+from vllmctl import console
+from vllmctl.commands.interactive import confirm, interactive
+from vllmctl.commands.options import (
+    ApiKeyOpt,
+    ChartOpt,
+    ChartVersionOpt,
+    ContextOpt,
+    ModelsFileOpt,
+    NamespaceOpt,
+    Output,
+    OutputOpt,
+    ReleaseOpt,
+    TimeoutOpt,
+    YesOpt,
+    settings_from,
+)
+from vllmctl.errors import NO_CHANGES
+
+AtomicOpt = Annotated[
+    bool | None,
+    typer.Option("--atomic/--no-atomic",
+                 help="roll back (or uninstall a first install) when the rollout fails [default: on without a TTY]"),
+]
+WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait", help="wait for the pods to become ready")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="read the cluster, show what would change, write nothing")]
+SkipPreflightOpt = Annotated[bool, typer.Option("--skip-preflight", help="do not check GPUs, storage, runtime class")]
+StuckAfterOpt = Annotated[
+    str | None,
+    typer.Option("--stuck-after", envvar="VLLM_STUCK_AFTER",
+                 help="stop waiting when a pod stays unschedulable / cannot pull its image this long [default: 2m]"),
+]
+StrategyOpt = Annotated[
+    str | None,
+    typer.Option("--update-strategy", envvar="VLLM_UPDATE_STRATEGY",
+                 help="RollingUpdate or Recreate (needs no spare GPUs) [default: RollingUpdate]"),
+]
+DetailedOpt = Annotated[
+    bool, typer.Option("--detailed-exit-code", help="exit 5 when there was nothing to change")
+]
+
+
+class Progress:
+    """Rollout progress on stderr: a live table on a TTY, otherwise a line per change."""
+
+    def __init__(self) -> None:
+        self.live = None
+        self.last: dict[str, str] = {}
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, rows) -> None:
+        if self.tty:
+            text = "\n".join(r.line() for r in rows)
+            if self.live is None:
+                self.live = console.live(lambda: text)
+                self.live.start()
+            self.live.update(text)
+            return
+        for row in rows:
+            line = row.line()
+            if self.last.get(row.model) != line:
+                self.last[row.model] = line
+                console.info(line)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def _hidden_prompt(yes: bool):
+    from vllmctl.commands.secrets import hidden_prompt
+
+    return hidden_prompt(yes)
+
+
+def _print_findings(findings) -> None:
+    for f in findings:
+        if f.severity == "warning":
+            console.warn(f"preflight: {f.message}")
+
+
+def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, chart, context, timeout, atomic,
+                wait, dry_run, skip_preflight, stuck_after, update_strategy, api_key, detailed_exit_code, yes,
+                output) -> int:
+    from vllmctl.workflows import deploy as wf
+
+    settings = settings_from(models_file=models_file, namespace=namespace, release=release,
+                             chart_version=chart_version, chart=chart, kube_context=context, helm_timeout=timeout,
+                             stuck_after=stuck_after, update_strategy=update_strategy, api_key_enabled=api_key)
+    progress = Progress() if output is Output.text else None
+    opts = wf.DeployOptions(
+        mode=mode, atomic=atomic if atomic is not None else not interactive(yes), wait=wait, dry_run=dry_run,
+        skip_preflight=skip_preflight, yes=yes, prompt=_hidden_prompt(yes), on_progress=progress,
+        on_step=(lambda text: console.info(f"→ {text}")) if output is Output.text else None,
+    )
+    try:
+        result = wf.deploy(settings, opts)
+    finally:
+        if progress:
+            progress.close()
+    if output is Output.json:
+        console.emit_json(result.as_dict())
+    else:
+        for w in result.warnings:
+            console.warn(w)
+        _print_findings(result.findings)
+        for note in result.notes:
+            console.info(note)
+        _report(result)
+    if detailed_exit_code and not result.changed:
+        return NO_CHANGES
+    return 0
+
+
+def _report(result) -> None:
+    if result.dry_run:
+        _print_plan(result.plan)
+        console.info(f"dry run: {result.plan.summary() if result.plan else 'no changes'}; nothing was written.")
+        return
+    if not result.changed:
+        console.success(f"no changes: release {result.release} is up to date (revision {result.revision}).")
+        return
+    console.success(f"release {result.release} revision {result.revision} in namespace {result.namespace} "
+                    f"({result.chart}).")
+    console.info(f"endpoint (in the cluster): {result.endpoint}/v1  - from here: `vllmctl port-forward`")
+    console.info("model names for the API: " + (", ".join(result.models) or "none"))
+
+
+def _print_plan(plan) -> None:
+    if plan is None:
+        return
+    for change in plan.changes:
+        console.data(change.diff if change.diff.endswith("\n") else change.diff + "\n")
+
+
+def install(
+    models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
+    chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
+    timeout: TimeoutOpt = None, atomic: AtomicOpt = None, wait: WaitOpt = True, dry_run: DryRunOpt = False,
+    skip_preflight: SkipPreflightOpt = False, stuck_after: StuckAfterOpt = None, update_strategy: StrategyOpt = None,
+    api_key: ApiKeyOpt = None, detailed_exit_code: DetailedOpt = False, yes: YesOpt = False,
+    output: OutputOpt = Output.text,
+) -> int:
+    """Install (or bring up to date) the stack: preflight, namespace, secrets, helm upgrade --install, wait."""
+    return _run_deploy("install", **locals())
+
+
+def upgrade(
+    models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
+    chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
+    timeout: TimeoutOpt = None, atomic: AtomicOpt = None, wait: WaitOpt = True, dry_run: DryRunOpt = False,
+    skip_preflight: SkipPreflightOpt = False, stuck_after: StuckAfterOpt = None, update_strategy: StrategyOpt = None,
+    api_key: ApiKeyOpt = None, detailed_exit_code: DetailedOpt = False, yes: YesOpt = False,
+    output: OutputOpt = Output.text,
+) -> int:
+    """Upgrade the existing release from models.yaml (no new revision when nothing changed)."""
+    return _run_deploy("upgrade", **locals())
+
+
+def diff(
+    models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
+    chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
+    api_key: ApiKeyOpt = None,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when there are changes (for CI)")] = False,
+    output: OutputOpt = Output.text,
+) -> int:
+    """Show what upgrade would change, object by object (Secret values masked)."""
+    from vllmctl.workflows import deploy as wf
+
+    settings = settings_from(models_file=models_file, namespace=namespace, release=release,
+                             chart_version=chart_version, chart=chart, kube_context=context, api_key_enabled=api_key)
+    result = wf.diff(settings)
+    plan = result.plan
+    if output is Output.json:
+        console.emit_json(plan.as_dict() if plan else {"changed": False, "changes": []})
+    else:
+        for w in result.warnings:
+            console.warn(w)
+        _print_plan(plan)
+        console.info(plan.summary() if plan else "no changes")
+    return 1 if exit_code and plan is not None and not plan.empty else 0
+
+
+def rollback(
+    revision: Annotated[int | None, typer.Argument(help="revision to return to [default: the previous one]")] = None,
+    namespace: NamespaceOpt = None, release: ReleaseOpt = None, context: ContextOpt = None,
+    timeout: TimeoutOpt = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="let helm wait for the pods")] = False,
+) -> None:
+    """Roll the release back to a revision (a new revision with the old one's content)."""
+    from vllmctl.workflows import deploy as wf
+
+    settings = settings_from(namespace=namespace, release=release, kube_context=context, helm_timeout=timeout)
+    new = wf.rollback(settings, revision, wait=wait)
+    target = f"revision {revision}" if revision else "the previous revision"
+    console.success(f"release {settings.release} rolled back to {target} (now revision {new}).")
+
+
+def history(
+    namespace: NamespaceOpt = None, release: ReleaseOpt = None, context: ContextOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """List the release's revisions."""
+    from vllmctl.workflows import deploy as wf
+
+    settings = settings_from(namespace=namespace, release=release, kube_context=context)
+    rows = wf.history(settings)
+    if output is Output.json:
+        console.emit_json(rows)
+        return
+    console.table(["REVISION", "UPDATED", "STATUS", "CHART", "DESCRIPTION"],
+                  [[r.get("revision"), r.get("updated", "")[:19], r.get("status"), r.get("chart"),
+                    r.get("description")] for r in rows])
+
+
+def preflight(
+    models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
+    chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
+    update_strategy: StrategyOpt = None, output: OutputOpt = Output.text,
+) -> int:
+    """Check GPUs, storage classes, cache volumes and the runtime class before deploying."""
+    from vllmctl.workflows import deploy as wf
+
+    settings = settings_from(models_file=models_file, namespace=namespace, release=release,
+                             chart_version=chart_version, chart=chart, kube_context=context,
+                             update_strategy=update_strategy)
+    findings = wf.preflight(settings)
+    failure = wf.preflight_failure(findings)
+    if output is Output.json:
+        console.emit_json({"ok": failure is None, "findings": [f.as_dict() for f in findings]})
+        return 1 if failure else 0
+    for f in findings:
+        (console.error if f.severity == "error" else console.warn)(f"{f.rule}: {f.message}")
+    if failure:
+        return 1
+    console.success("preflight passed" + (" with warnings." if findings else "."))
+    return 0
+
+
+def uninstall(
+    namespace: NamespaceOpt = None, release: ReleaseOpt = None, context: ContextOpt = None,
+    timeout: TimeoutOpt = None,
+    delete_data: Annotated[bool, typer.Option(
+        "--delete-data", help="also delete the model cache volumes (asks first; --yes in CI)")] = False,
+    yes: YesOpt = False, output: OutputOpt = Output.text,
+) -> None:
+    """Remove the release and its secrets; keeps the model caches unless --delete-data."""
+    from vllmctl.workflows import deploy as wf
+
+    settings = settings_from(namespace=namespace, release=release, kube_context=context, helm_timeout=timeout)
+
+    def confirm_delete(names: list[str]) -> bool:
+        return confirm(f"Delete the model cache volumes {', '.join(names)} (downloaded models are lost)?",
+                       yes=yes)
+
+    out = wf.uninstall(settings, delete_data=delete_data, confirm_delete=confirm_delete)
+    if output is Output.json:
+        console.emit_json(out.as_dict())
+        return
+    console.success(f"release {settings.release} uninstalled." if out.release_removed
+                    else f"no release {settings.release} in namespace {settings.namespace}.")
+    if out.secrets_removed:
+        console.info("removed " + ", ".join(out.secrets_removed))
+    if out.claims_deleted:
+        console.info("deleted model caches: " + ", ".join(out.claims_deleted))
+    if out.claims_kept:
+        console.info("kept model caches (reused by the next install; --delete-data removes them): "
+                     + ", ".join(out.claims_kept))
+    if out.namespace_deleted:
+        console.info(f"deleted namespace {settings.namespace} (nothing else was left in it).")
+    elif out.namespace_left:
+        console.info(f"kept namespace {settings.namespace}: it still holds " + ", ".join(out.namespace_left[:5])
+                     + (" ..." if len(out.namespace_left) > 5 else ""))
+
+
+def chart_pull(chart_version: ChartVersionOpt = None, chart: ChartOpt = None) -> None:
+    """Vendor the pinned chart into charts/ (later commands use it: air-gapped clusters, CI)."""
+    from vllmctl.workflows import deploy as wf
+
+    settings = settings_from(chart_version=chart_version, chart=chart)
+    path = wf.chart_pull(settings)
+    console.success(f"chart saved to {path}; install and upgrade use it while it is there.")
 
 
 def register(app: typer.Typer) -> None:
-    register_pending(app, {
-        "install": "Install the stack: namespace, secrets, helm upgrade --install, wait",
-        "upgrade": "Upgrade the existing release from models.yaml",
-        "uninstall": "Remove the release and its secrets (keeps model caches unless --delete-data)",
-        "diff": "Show what upgrade would change",
-        "rollback": "Roll the release back to a revision",
-        "history": "List the release's revisions",
-        "preflight": "Check GPUs, storage and runtime class before deploying",
-        "chart-pull": "Vendor the pinned chart into charts/",
-    })
+    app.command("install")(install)
+    app.command("upgrade")(upgrade)
+    app.command("uninstall")(uninstall)
+    app.command("diff")(diff)
+    app.command("rollback")(rollback)
+    app.command("history")(history)
+    app.command("preflight")(preflight)
+    app.command("chart-pull")(chart_pull)

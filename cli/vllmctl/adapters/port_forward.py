@@ -1,0 +1,147 @@
+"""Port-forwarding through the API server with the kubernetes client (no kubectl).
+
+    with forward(cluster, "vllm", "service/vllm-router-service", 80) as url:
+        ...  # url == "http://127.0.0.1:<port>"
+
+A Service is resolved as kubectl does it: a ready pod its selector matches, and the Service port's
+targetPort (a number or a container port name) on that pod. Each local connection opens its own
+port-forward stream (kubernetes.stream.portforward) to the pod, so concurrent requests work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+from collections.abc import Iterator
+
+from vllmctl.adapters import kube
+from vllmctl.adapters.kube_client import Cluster, api_error
+from vllmctl.errors import InvalidInput, OperationFailed
+
+
+def _ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _container_port(pod: dict, target) -> int:
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
+        return int(target)
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("name") == target:
+                return int(p["containerPort"])
+    raise OperationFailed(f"pod {pod['metadata']['name']} has no container port named {target!r}.")
+
+
+def resolve_target(cluster: Cluster, namespace: str, service_or_pod: str, remote_port: int) -> tuple[str, int]:
+    """(pod name, pod port) for "service/NAME", "svc/NAME", "pod/NAME" or a bare Service name."""
+    kind, _, name = service_or_pod.rpartition("/")
+    if kind in ("pod", "pods", "po"):
+        return name, remote_port
+    if kind not in ("", "service", "services", "svc"):
+        raise InvalidInput(f"cannot port-forward to {service_or_pod!r}: give service/NAME or pod/NAME.")
+    service = kube.read_service(cluster, namespace, name)
+    if service is None:
+        raise OperationFailed(f"no Service {name!r} in namespace {namespace!r} on {cluster.describe()}.",
+                              hint="Is the stack installed? Run `vllmctl status`.")
+    spec = service.get("spec") or {}
+    port = next((p for p in spec.get("ports") or [] if p.get("port") == remote_port), None)
+    if port is None:
+        ports = ", ".join(str(p.get("port")) for p in spec.get("ports") or [])
+        raise OperationFailed(f"Service {name!r} has no port {remote_port} (it has {ports or 'none'}).")
+    selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
+    if not selector:
+        raise OperationFailed(f"Service {name!r} has no selector: there is no pod to forward to.")
+    pods = [p for p in kube.list_pods(cluster, namespace, selector)
+            if (p.get("status") or {}).get("phase") == "Running" and _ready(p)
+            and not p["metadata"].get("deletionTimestamp")]
+    if not pods:
+        raise OperationFailed(f"no ready pod behind Service {name!r} in namespace {namespace!r}.",
+                              hint="Check `vllmctl status`; pods may still be starting.")
+    pod = sorted(pods, key=lambda p: p["metadata"]["name"])[0]
+    return pod["metadata"]["name"], _container_port(pod, port.get("targetPort", remote_port))
+
+
+def _open_stream(cluster: Cluster, namespace: str, pod: str, port: int):
+    from kubernetes import client
+    from kubernetes.stream import portforward
+
+    api = client.CoreV1Api(cluster.api_client)
+    try:
+        return portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+    except Exception as e:  # noqa: BLE001 - websocket upgrade failures come in several types
+        status = getattr(e, "status", None)
+        if status is not None:
+            raise api_error(e, cluster, f"port-forward to pod {pod!r}") from None
+        raise OperationFailed(
+            f"could not port-forward to pod {pod!r} port {port} through {cluster.describe()}: "
+            f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}."
+        ) from None
+
+
+def _pump(local: socket.socket, remote: socket.socket, stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            readable, _, _ = select.select([local, remote], [], [], 0.5)
+            for sock in readable:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                (remote if sock is local else local).sendall(data)
+    except OSError:
+        return
+    finally:
+        for sock in (local, remote):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+@contextlib.contextmanager
+def forward(cluster: Cluster, namespace: str, service_or_pod: str, remote_port: int,
+            local_port: int = 0) -> Iterator[str]:
+    """A local URL that reaches `service_or_pod`:`remote_port` while the block runs."""
+    pod, pod_port = resolve_target(cluster, namespace, service_or_pod, remote_port)
+    # Fail here, with a clear message, when the API server or kubelet cannot stream at all.
+    _open_stream(cluster, namespace, pod, pod_port).close()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", local_port))
+    except OSError as e:
+        listener.close()
+        raise OperationFailed(f"cannot listen on 127.0.0.1:{local_port}: {e.strerror}; choose another port.") from None
+    listener.listen(16)
+    listener.settimeout(0.5)
+    stop = threading.Event()
+
+    def serve_one(conn: socket.socket) -> None:
+        try:
+            stream = _open_stream(cluster, namespace, pod, pod_port)
+        except Exception:  # noqa: BLE001 - one failed connection must not end the forward
+            conn.close()
+            return
+        _pump(conn, stream.socket(pod_port), stop)
+        with contextlib.suppress(Exception):
+            stream.close()
+
+    def accept_loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept_loop, name="port-forward", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=2)

@@ -1,0 +1,145 @@
+"""Preflight rules: will these models fit this cluster? Pure: cluster facts in, findings out.
+
+The facts are gathered by adapters/kube.py; every rule here can be tested with hand-made facts.
+Errors stop install/upgrade (unless --skip-preflight); warnings are printed and the deploy goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vllmctl.core.models import ModelEntry
+
+ERROR = "error"
+WARNING = "warning"
+GPU = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    name: str
+    allocatable_gpus: int
+    used_gpus: int = 0  # requested by running/pending pods that are not this release's
+    schedulable: bool = True  # not cordoned and Ready
+
+    @property
+    def free_gpus(self) -> int:
+        return max(0, self.allocatable_gpus - self.used_gpus)
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    nodes: list[NodeFacts] = field(default_factory=list)
+    storage_classes: list[str] = field(default_factory=list)
+    default_storage_class: str | None = None
+    runtime_classes: list[str] = field(default_factory=list)
+    # models of the deployed release -> (GPUs per pod, replicas): their pods are replaced by an update
+    deployed: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # ERROR or WARNING
+    rule: str  # a stable id, for JSON output and tests
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"severity": self.severity, "rule": self.rule, "message": self.message}
+
+
+def _gpus(m: ModelEntry) -> int:
+    return m.requestGPU * m.replicaCount
+
+
+def check(models: list[ModelEntry], facts: ClusterFacts, *, storage_class: str, runtime_class: str,
+          update_strategy: str) -> list[Finding]:
+    """Every finding for deploying `models` (the enabled ones) onto the cluster `facts` describes."""
+    models = [m for m in models if m.enabled]
+    return (
+        _gpu_findings(models, facts, update_strategy)
+        + _storage_findings(models, facts, storage_class)
+        + _runtime_findings(models, facts, runtime_class)
+    )
+
+
+def _gpu_findings(models: list[ModelEntry], facts: ClusterFacts, update_strategy: str) -> list[Finding]:
+    findings = []
+    nodes = [n for n in facts.nodes if n.schedulable]
+    biggest = max((n.allocatable_gpus for n in nodes), default=0)
+    for m in models:
+        if m.requestGPU and m.replicaCount and m.requestGPU > biggest:
+            where = f"the largest schedulable node has {biggest}" if nodes else "there is no schedulable node"
+            findings.append(Finding(
+                ERROR, "gpu-fit",
+                f"model {m.name!r} asks for {m.requestGPU} GPUs per pod but {where}: "
+                f"lower requestGPU (and tensorParallelSize) or add a bigger GPU node",
+            ))
+    needed = sum(_gpus(m) for m in models)
+    free = sum(n.free_gpus for n in nodes)
+    if needed > free:
+        findings.append(Finding(
+            ERROR, "gpu-total",
+            f"the models need {needed} {GPU} in all but the cluster has {free} free "
+            f"({sum(n.allocatable_gpus for n in nodes)} allocatable on {len(nodes)} schedulable nodes): "
+            "disable or shrink models, or add GPU nodes",
+        ))
+        return findings
+    if update_strategy == "RollingUpdate":
+        # maxSurge 100%: an updated model starts all its new pods before its old ones stop.
+        surge = sum(g * r for name, (g, r) in facts.deployed.items() if any(m.name == name for m in models))
+        if surge and needed + surge > free:
+            findings.append(Finding(
+                WARNING, "gpu-surge",
+                f"a rolling update needs up to {needed + surge} {GPU} while old and new pods overlap, "
+                f"but {free} are free: an updated model may never become ready; set "
+                "VLLM_UPDATE_STRATEGY=Recreate (or --update-strategy Recreate) to stop old pods first",
+            ))
+    return findings
+
+
+def _storage_findings(models: list[ModelEntry], facts: ClusterFacts, storage_class: str) -> list[Finding]:
+    findings = []
+    cached = [m for m in models if m.pvcStorage]
+    missing_default = []
+    for m in cached:
+        wanted = m.storageClass if m.storageClass is not None else storage_class
+        if wanted:
+            if wanted not in facts.storage_classes:
+                known = ", ".join(facts.storage_classes) or "none"
+                findings.append(Finding(
+                    ERROR, "storage-class",
+                    f"model {m.name!r}: StorageClass {wanted!r} does not exist (the cluster has: {known}); "
+                    "set storageClass in models.yaml or VLLM_STORAGE_CLASS",
+                ))
+        elif facts.default_storage_class is None:
+            missing_default.append(m.name)
+        if m.replicaCount > 1 and (m.pvcAccessMode or "ReadWriteOnce") != "ReadWriteMany":
+            findings.append(Finding(
+                WARNING, "rwo-replicas",
+                f"model {m.name!r} has {m.replicaCount} replicas sharing one "
+                f"{m.pvcAccessMode or 'ReadWriteOnce'} cache volume: replicas on other nodes cannot mount it; "
+                "use pvcAccessMode: ReadWriteMany (with a storage class that supports it) or one replica",
+            ))
+    if missing_default:
+        findings.append(Finding(
+            WARNING, "default-storage-class",
+            f"no default StorageClass: the cache volumes of {', '.join(missing_default)} stay Pending unless "
+            "a matching PersistentVolume exists; set VLLM_STORAGE_CLASS or mark a StorageClass as default",
+        ))
+    return findings
+
+
+def _runtime_findings(models: list[ModelEntry], facts: ClusterFacts, runtime_class: str) -> list[Finding]:
+    if not runtime_class or not models or runtime_class in facts.runtime_classes:
+        return []
+    known = ", ".join(facts.runtime_classes) or "none"
+    return [Finding(
+        ERROR, "runtime-class",
+        f"RuntimeClass {runtime_class!r} does not exist (the cluster has: {known}): engine pods would be "
+        "rejected; install the NVIDIA container toolkit / GPU operator, or set VLLM_RUNTIME_CLASS "
+        "(empty for none)",
+    )]
+
+
+def errors_of(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == ERROR]

@@ -1,0 +1,60 @@
+"""Watching a rollout: helm applies the objects without --wait, then this loop polls the release's
+Deployments, pods and warning events until every Deployment is rolled out, a pod is stuck for longer
+than --stuck-after (unschedulable, image pull, config error, crash loop), or the timeout passes.
+
+Why not `helm --wait`: helm waits silently and cannot tell "pulling a 20 GB image" from "will never
+schedule", so a missing GPU costs the full 30-minute timeout. Polling (not a watch) keeps the loop
+simple and robust to API server restarts; three list calls a second are cheap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vllmctl.adapters import kube
+from vllmctl.core.rollout import ModelProgress, StuckTracker, model_progress
+
+
+@dataclass(frozen=True)
+class Target:
+    model: str  # what the user calls it: the models.yaml name, or "router"
+    deployment: str
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    reason: str  # why it failed ("" when ok)
+    rows: list[ModelProgress]
+    timed_out: bool = False
+
+
+def snapshot(cluster, namespace: str, targets: list[Target]) -> list[ModelProgress]:
+    deployments = {d["metadata"]["name"]: d for d in kube.list_deployments(cluster, namespace)}
+    pods = kube.list_pods(cluster, namespace)
+    events = kube.list_events(cluster, namespace)
+    return [model_progress(t.model, deployments.get(t.deployment), pods, events) for t in targets]
+
+
+def watch(cluster, namespace: str, targets: list[Target], *, timeout_s: float, stuck_after_s: float,
+          on_progress: Callable[[list[ModelProgress]], None] | None = None, poll_s: float = 0.5,
+          clock=time.monotonic, sleep=time.sleep) -> Outcome:
+    tracker = StuckTracker(stuck_after_s)
+    deadline = clock() + timeout_s
+    rows: list[ModelProgress] = []
+    while True:
+        rows = snapshot(cluster, namespace, targets)
+        if on_progress:
+            on_progress(rows)
+        if all(r.done for r in rows):
+            return Outcome(True, "", rows)
+        now = clock()
+        reason = tracker.observe(rows, now)
+        if reason:
+            return Outcome(False, reason, rows)
+        if now >= deadline:
+            waiting = ", ".join(r.line() for r in rows if not r.done)
+            return Outcome(False, f"not ready after {timeout_s:.0f}s: {waiting}", rows, timed_out=True)
+        sleep(poll_s)

@@ -1,0 +1,61 @@
+"""install / upgrade against the real API server with the real helm and the test chart."""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
+
+
+def test_install_objects_and_ready(tmp_path, kube_env, helm_bin, namespace):
+    kube_env.kubelet.auto_ready(namespace)
+    write_models(tmp_path, model("alpha"), model("beta", pvcStorage=""))
+    r = vllmctl(tmp_path, kube_env, namespace, "install")
+    assert r.code == 0, r.output
+    assert "alpha" in r.stderr and "beta" in r.stderr
+    assert f"vllm-router-service.{namespace}.svc.cluster.local" in r.stderr
+    with kube_env.api_client() as api:
+        apps = client.AppsV1Api(api)
+        dep = apps.read_namespaced_deployment("vllm-alpha-deployment-vllm", namespace)
+        argv = dep.spec.template.spec.containers[0].command
+        assert argv[argv.index("--served-model-name") + 1] == "alpha"
+        assert "--enable-prefix-caching" in argv
+        apps.read_namespaced_deployment("vllm-beta-deployment-vllm", namespace)
+        apps.read_namespaced_deployment("vllm-deployment-router", namespace)
+        core = client.CoreV1Api(api)
+        core.read_namespaced_service("vllm-router-service", namespace)
+        pvc = core.read_namespaced_persistent_volume_claim("vllm-alpha-storage-claim", namespace)
+        assert pvc.metadata.annotations["helm.sh/resource-policy"] == "keep"
+        labels = core.read_namespace(namespace).metadata.labels
+        assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert [r["revision"] for r in helm_revisions(kube_env, helm_bin, namespace)] == [1]
+
+
+def test_upgrade_revisions(tmp_path, kube_env, helm_bin, namespace):
+    kube_env.kubelet.auto_ready(namespace)
+    write_models(tmp_path, model("alpha"))
+    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
+
+    same = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--detailed-exit-code")
+    assert same.code == 5, same.output
+    assert "no changes" in same.stderr
+    assert len(helm_revisions(kube_env, helm_bin, namespace)) == 1
+
+    write_models(tmp_path, model("alpha", vllmConfig={"maxModelLen": 4096}))
+    diff = vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code")
+    assert diff.code == 1, diff.output
+    assert "+        - '4096'" in diff.stdout or "4096" in diff.stdout
+    assert "Deployment/vllm-alpha-deployment-vllm" in diff.stdout
+
+    up = vllmctl(tmp_path, kube_env, namespace, "upgrade")
+    assert up.code == 0, up.output
+    assert [r["revision"] for r in helm_revisions(kube_env, helm_bin, namespace)] == [1, 2]
+    assert vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code").code == 0
+
+
+def test_upgrade_without_release(tmp_path, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("alpha"))
+    r = vllmctl(tmp_path, kube_env, namespace, "upgrade")
+    assert r.code == 2, r.output
+    assert "run `vllmctl install` first" in r.stderr
+    assert "Traceback" not in r.output
