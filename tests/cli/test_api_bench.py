@@ -31,11 +31,12 @@ def test_figures_match_the_servers_timing(server, tmp_path):
     assert report["completed"] == 24 and report["failed"] == 0
     assert report["total_output_tokens"] == 240  # exact: from the server's usage
     assert report["total_input_tokens"] == 24 * 32  # the fake counts words: the prompt has exactly 32
-    assert 48 <= report["ttft_ms"]["p50"] <= 65
-    assert 4.5 <= report["itl_ms"]["p50"] <= 8
-    assert 90 <= report["e2e_ms"]["p50"] <= 120  # 50 ms + 9 gaps of 5 ms
+    # Lower bounds are what the server guarantees; upper bounds leave room for a busy 2-core machine.
+    assert 49 <= report["ttft_ms"]["p50"] <= 80
+    assert 4.5 <= report["itl_ms"]["p50"] <= 10
+    assert 94 <= report["e2e_ms"]["p50"] <= 160  # 50 ms + 9 gaps of 5 ms
     # throughput is consistent with the latencies: 4 in flight, each about 0.1 s
-    assert 20 <= report["request_throughput"] <= 45
+    assert 15 <= report["request_throughput"] <= 42
     assert report["output_throughput"] == pytest.approx(report["request_throughput"] * 10)
     bodies = [q.body for q in server.requests if q.method == "POST"][1:]  # the first is the probe
     assert len(bodies) == 24

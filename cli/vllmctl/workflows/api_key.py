@@ -5,8 +5,7 @@ The Secret (`vllm-api-key`, key `api-key`) is what the engines enforce, so it is
 be read (no kubeconfig, RBAC, Vault not configured) is skipped: the request then goes without a
 key and a 401 says how to get one. The value is returned, never logged.
 
-The two readers below are small stand-ins until the secrets adapters (adapters/vault.py,
-adapters/kube_secrets.py) land; swap them in here and nothing else changes.
+Reads go through the secrets adapters (adapters/kube_secrets.py, adapters/vault.py).
 """
 
 from __future__ import annotations
@@ -29,43 +28,29 @@ def resolve_api_key(settings: Settings, cluster=None) -> str | None:
 
 
 def _from_secret(settings: Settings, cluster) -> str | None:
-    import base64
-
     try:
         if cluster is None:
             from vllmctl.adapters.kube_client import connect
 
             cluster = connect(settings.kube_context, check=False)
-        from kubernetes import client
+        from vllmctl.adapters.kube_secrets import read_secret_value
 
-        secret = client.CoreV1Api(cluster.api_client).read_namespaced_secret(
-            API_KEY.secret_name, settings.namespace, _request_timeout=READ_TIMEOUT
-        )
-        raw = (secret.data or {}).get(API_KEY.secret_key)
-        if not raw:
-            return None
-        return base64.b64decode(raw).decode().strip() or None
-    except Exception:  # noqa: BLE001 - any failure (VllmctlError included) means "not from here"
+        value = read_secret_value(cluster, settings.namespace, API_KEY.secret_name, API_KEY.secret_key)
+    except Exception:  # noqa: BLE001 - any failure (no kubeconfig, RBAC, unreachable) means "not from here"
         return None
+    return (value or "").strip() or None
 
 
 def _from_vault(settings: Settings) -> str | None:
-    if not settings.vault_addr:
-        return None
-    token = os.environ.get("VAULT_TOKEN", "")
-    if not token:
-        try:
-            with open(os.path.expanduser("~/.vault-token"), encoding="utf-8") as handle:
-                token = handle.read().strip()
-        except OSError:
-            return None
-    try:
-        import hvac
+    from vllmctl.adapters.vault import Vault, token_from_environment
 
-        vault = hvac.Client(url=settings.vault_addr, token=token, timeout=READ_TIMEOUT)
-        answer = vault.secrets.kv.v2.read_secret_version(
-            path=API_KEY.vault_path, mount_point=settings.vault_mount, raise_on_deleted_version=True
-        )
-        return str(answer["data"]["data"].get(API_KEY.vault_field) or "").strip() or None
-    except Exception:  # noqa: BLE001 - any failure means "not from here"
+    token = token_from_environment() if settings.vault_addr else None
+    if not token:
         return None
+    try:
+        found = Vault(settings.vault_addr, token, settings.vault_mount, timeout=READ_TIMEOUT).read_optional(
+            API_KEY.vault_path, API_KEY.vault_field
+        )
+    except Exception:  # noqa: BLE001 - any failure (sealed, denied, unreachable) means "not from here"
+        return None
+    return (found[0].strip() or None) if found else None

@@ -33,14 +33,9 @@ def open_endpoint(settings: Settings, cluster=None) -> Iterator[str]:
             "the router is disabled (VLLM_ROUTER_ENABLED=false), so there is nothing to port-forward to: "
             "pass --url / VLLM_URL with an engine's or ingress's address."
         )
-    try:
-        from vllmctl.adapters.port_forward import forward
-    except ImportError:
-        raise InvalidInput(
-            "no endpoint: pass --url / VLLM_URL (for example after `vllmctl port-forward`)."
-        ) from None
     from vllmctl.adapters.kube_client import connect
+    from vllmctl.adapters.port_forward import forward
 
     cluster = cluster or connect(settings.kube_context)
-    with forward(cluster, settings.namespace, router_service(settings), ROUTER_PORT) as url:
+    with forward(cluster, settings.namespace, f"service/{router_service(settings)}", ROUTER_PORT) as url:
         yield normalize_base_url(url)
