@@ -20,6 +20,7 @@ from vllmctl.commands.options import (
     YesOpt,
     settings_from,
 )
+from vllmctl.core.gitops import RenderFormat
 from vllmctl.errors import InvalidInput
 
 # add-model flag for each models.yaml key it sets, so an invalid answer names the flag.
@@ -211,6 +212,14 @@ def validate(
 
 def render(
     output_dir: Annotated[Path, typer.Option("--output-dir", "-d", help="where to write the files")] = Path("out"),
+    fmt: Annotated[
+        RenderFormat,
+        typer.Option(
+            "--format", envvar="VLLM_RENDER_FORMAT",
+            help="helm: values.yaml; argocd: an Argo CD Application; flux: a HelmRepository and a "
+            "HelmRelease (both with the Namespace); all with the ExternalSecrets",
+        ),
+    ] = RenderFormat.helm,
     models_file: ModelsFileOpt = None,
     namespace: NamespaceOpt = None,
     release: ReleaseOpt = None,
@@ -218,22 +227,31 @@ def render(
     api_key: ApiKeyOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Render the Helm values and the two ExternalSecret manifests (no cluster, no Vault)."""
+    """Render the deployment as files for Helm, Argo CD or Flux (no cluster, no Vault, no secret values).
+
+    The directory ends up holding exactly this render: files an earlier vllmctl render wrote there
+    (recognised by their header) and this one does not are removed; other files are never touched.
+    """
     from vllmctl.workflows import render as wf
 
     settings = settings_from(
         models_file=models_file, namespace=namespace, release=release, chart_version=chart_version,
         api_key_enabled=api_key,
     )
-    result = wf.render_to_dir(settings, output_dir)
+    result = wf.render_to_dir(settings, output_dir, fmt)
     if output is Output.json:
-        console.emit_json({"output_dir": str(output_dir), "files": result.paths, "source": result.source,
+        console.emit_json({"output_dir": str(output_dir), "format": result.format, "files": result.paths,
+                           "removed": result.removed, "source": result.source,
                            "chart_version": result.chart_version, "warnings": result.warnings})
         return
     _warn_all(result.warnings)
     for path in result.paths:
         console.data(path)
-    console.success(f"Rendered {result.model_count} model(s) from {result.source} into {output_dir}/.")
+    for path in result.removed:
+        console.info(f"removed {path} (left by an earlier render)")
+    console.success(
+        f"Rendered {result.model_count} model(s) from {result.source} into {output_dir}/ for {result.format}."
+    )
 
 
 def register(app: typer.Typer) -> None:

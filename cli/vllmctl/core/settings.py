@@ -40,6 +40,11 @@ class Settings:
     chart: str = _setting(
         "VLLM_CHART", "", "chart to use instead of repo+version: a directory, a .tgz or an oci:// reference"
     )
+    argocd_namespace: str = _setting(
+        "VLLM_ARGOCD_NAMESPACE", "argocd",
+        "Argo CD's namespace, home of the Application `render --format argocd` writes", "dns",
+    )
+    argocd_project: str = _setting("VLLM_ARGOCD_PROJECT", "default", "Argo CD project of the Application", "dns")
     helm_timeout: str = _setting("VLLM_HELM_TIMEOUT", "30m", "how long helm waits for the rollout", "duration")
     model_image: str = _setting("VLLM_MODEL_IMAGE", "vllm/vllm-openai", "engine image repository")
     model_tag: str = _setting("VLLM_MODEL_TAG", PINNED_VLLM_TAG, "engine image tag (a pinned vLLM release)")
