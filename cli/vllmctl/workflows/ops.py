@@ -1,0 +1,264 @@
+"""Day-two flows: status, endpoints, logs, port-forward, namespaces, prerequisites, the helm repo entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from vllmctl.adapters import kube
+from vllmctl.core.rollout import pod_state, selects
+from vllmctl.core.settings import Settings
+from vllmctl.errors import InvalidInput, OperationFailed
+from vllmctl.workflows.deploy import endpoint_of, router_deployment
+
+HELM_REPO_NAME = "vllm"  # the seed's repository entry name
+ENGINE_CONTAINER = "vllm"
+ROUTER_SERVICE_PORT = 80
+
+
+def _cluster(settings: Settings):
+    from vllmctl.adapters.kube_client import connect
+
+    return connect(settings.kube_context)
+
+
+def _age(created: str, now: dt.datetime | None = None) -> str:
+    if not created:
+        return "-"
+    now = now or dt.datetime.now(dt.timezone.utc)
+    seconds = int((now - dt.datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+@dataclass
+class Workload:
+    model: str  # models.yaml name, or "router"
+    deployment: dict
+
+
+def workloads(cluster, settings: Settings) -> list[Workload]:
+    """The release's engine Deployments (by their `model` label) and its router."""
+    out = []
+    for d in kube.list_deployments(cluster, settings.namespace):
+        labels = d["metadata"].get("labels") or {}
+        if labels.get("helm-release-name") != settings.release and d["metadata"]["name"] != router_deployment(
+                settings.release):
+            continue
+        if d["metadata"]["name"] == router_deployment(settings.release):
+            out.append(Workload("router", d))
+        elif labels.get("model"):
+            out.append(Workload(labels["model"], d))
+    return sorted(out, key=lambda w: (w.model == "router", w.model))
+
+
+def deployed_models(cluster, settings: Settings) -> list[str]:
+    return [w.model for w in workloads(cluster, settings) if w.model != "router"]
+
+
+def status(settings: Settings) -> list[dict]:
+    cluster = _cluster(settings)
+    loads = workloads(cluster, settings)
+    if not loads:
+        raise OperationFailed(f"nothing of release {settings.release!r} runs in namespace {settings.namespace!r} "
+                              f"on {cluster.describe()}.", hint="Install it with `vllmctl install`.")
+    pods = kube.list_pods(cluster, settings.namespace)
+    rows = []
+    for w in loads:
+        selector = (w.deployment.get("spec") or {}).get("selector") or {}
+        mine = [pod_state(p) for p in pods if selects(selector, p["metadata"].get("labels") or {})]
+        if not mine:
+            rows.append({"model": w.model, "pod": "-", "ready": False, "status": "no pods", "restarts": 0,
+                         "age": "-", "node": "-", "gpus": 0, "problem": ""})
+        for s in mine:
+            rows.append({
+                "model": w.model, "pod": s.name, "ready": s.ready,
+                "status": "Terminating" if s.terminating else s.phase, "restarts": s.restarts,
+                "age": _age(s.created), "node": s.node or "-", "gpus": s.gpus,
+                "problem": s.problem.describe() if s.problem else "",
+            })
+    return rows
+
+
+def endpoints(settings: Settings) -> dict:
+    cluster = _cluster(settings)
+    services = kube.list_services(cluster, settings.namespace)
+    router_name = f"{settings.release}-router-service"
+    router = next((s for s in services if s["metadata"]["name"] == router_name), None)
+    engines = []
+    for s in services:
+        labels = s["metadata"].get("labels") or {}
+        if labels.get("helm-release-name") == settings.release and labels.get("model"):
+            port = ((s.get("spec") or {}).get("ports") or [{}])[0].get("port", 80)
+            engines.append({
+                "model": labels["model"], "service": s["metadata"]["name"],
+                "url": f"http://{s['metadata']['name']}.{settings.namespace}.svc.cluster.local:{port}/v1",
+            })
+    result = {"router": None, "engines": sorted(engines, key=lambda e: e["model"]),
+              "models": deployed_models(cluster, settings)}
+    if router is not None:
+        spec = router.get("spec") or {}
+        port = (spec.get("ports") or [{}])[0]
+        ingress = ((router.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        external = [f"http://{i.get('ip') or i.get('hostname')}:{port.get('port')}/v1" for i in ingress]
+        if spec.get("type") == "NodePort" and port.get("nodePort"):
+            external.append(f"<node-ip>:{port['nodePort']}")
+        result["router"] = {
+            "service": router_name, "type": spec.get("type", "ClusterIP"),
+            "url": f"{endpoint_of(settings)}/v1" if port.get("port") == 80
+            else f"{endpoint_of(settings)}:{port.get('port')}/v1",
+            "external": external,
+            "port_forward": "vllmctl port-forward [PORT]  ->  http://127.0.0.1:PORT/v1",
+        }
+    if result["router"] is None and not engines:
+        raise OperationFailed(f"no Services of release {settings.release!r} in namespace {settings.namespace!r}.",
+                              hint="Install it with `vllmctl install`.")
+    return result
+
+
+def model_pods(cluster, settings: Settings, model: str) -> list[str]:
+    loads = {w.model: w for w in workloads(cluster, settings)}
+    if model not in loads:
+        names = ", ".join(m for m in loads if m != "router") or "none"
+        raise InvalidInput(f"no model {model!r} deployed in namespace {settings.namespace!r} (deployed: {names}).")
+    selector = (loads[model].deployment.get("spec") or {}).get("selector") or {}
+    pods = [p for p in kube.list_pods(cluster, settings.namespace)
+            if selects(selector, p["metadata"].get("labels") or {}) and (p.get("spec") or {}).get("nodeName")]
+    if not pods:
+        raise OperationFailed(f"model {model!r} has no pod on a node yet: no logs to show.",
+                              hint="See `vllmctl status` for why.")
+    return sorted(p["metadata"]["name"] for p in pods)
+
+
+def logs(cluster, settings: Settings, model: str, *, follow: bool, tail: int | None) -> Iterator[str]:
+    """Log lines of the model's pods (each prefixed with the pod name when there are several).
+    With --follow and several pods, the streams are interleaved as lines arrive."""
+    pods = model_pods(cluster, settings, model)
+    container = None if model == "router" else ENGINE_CONTAINER
+    if len(pods) == 1:
+        yield from kube.stream_logs(cluster, settings.namespace, pods[0], container, follow=follow, tail=tail)
+        return
+    if not follow:
+        for pod in pods:
+            for line in kube.stream_logs(cluster, settings.namespace, pod, container, follow=False, tail=tail):
+                yield f"[{pod}] {line}"
+        return
+    yield from _interleave(cluster, settings, pods, container, tail)
+
+
+def _interleave(cluster, settings: Settings, pods: list[str], container, tail) -> Iterator[str]:
+    import queue
+    import threading
+
+    lines: queue.Queue = queue.Queue()
+    done = object()
+
+    def pump(pod: str) -> None:
+        try:
+            for line in kube.stream_logs(cluster, settings.namespace, pod, container, follow=True, tail=tail):
+                lines.put(f"[{pod}] {line}")
+        except Exception as e:  # noqa: BLE001 - one pod's stream ending must not end the others
+            lines.put(f"[{pod}] (log stream ended: {e})")
+        finally:
+            lines.put(done)
+
+    for pod in pods:
+        threading.Thread(target=pump, args=(pod,), daemon=True).start()
+    remaining = len(pods)
+    while remaining:
+        item = lines.get()
+        if item is done:
+            remaining -= 1
+        else:
+            yield item
+
+
+# ---------------------------------------------------------------------- namespaces
+def create_namespace(settings: Settings) -> bool:
+    return kube.ensure_namespace(_cluster(settings), settings.namespace)
+
+
+def namespace_claims(settings: Settings) -> tuple[object, list[str]]:
+    cluster = _cluster(settings)
+    if kube.read_namespace(cluster, settings.namespace) is None:
+        return cluster, []
+    return cluster, [p["metadata"]["name"] for p in kube.list_pvcs(cluster, settings.namespace)]
+
+
+def delete_namespace(cluster, settings: Settings) -> bool:
+    return kube.delete_namespace(cluster, settings.namespace)
+
+
+# ---------------------------------------------------------------------- prerequisites
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_prerequisites(settings: Settings) -> list[Check]:
+    """Everything install needs, each reported (no stop at the first problem)."""
+    from vllmctl.adapters import chart_source
+    from vllmctl.adapters.helm import Helm
+    from vllmctl.adapters.kube_client import connect, server_version
+    from vllmctl.errors import VllmctlError
+    from vllmctl.workflows import models as models_wf
+
+    checks = []
+    try:
+        chart = chart_source.resolve(settings)
+        checks.append(Check("chart", True, chart.describe()))
+        settings = chart_source.settings_for(settings, chart)
+    except VllmctlError as e:
+        checks.append(Check("chart", False, str(e)))
+    try:
+        loaded = models_wf.load(settings)
+        enabled = [m for m in loaded.models if m.enabled]
+        checks.append(Check("models file", True, f"{settings.models_file}: {len(enabled)} enabled models"))
+    except VllmctlError as e:
+        checks.append(Check("models file", False, str(e)))
+    try:
+        helm = Helm(None)
+        checks.append(Check("helm", True, f"{helm.run(helm.version())} ({helm.executable})"))
+    except VllmctlError as e:
+        checks.append(Check("helm", False, str(e)))
+    try:
+        cluster = connect(settings.kube_context, check=False)
+        checks.append(Check("cluster", True, f"Kubernetes {server_version(cluster)} at {cluster.describe()}"))
+    except VllmctlError as e:
+        checks.append(Check("cluster", False, str(e)))
+    checks.append(_vault_check(settings))
+    return checks
+
+
+def _vault_check(settings: Settings) -> Check:
+    if not settings.vault_addr:
+        return Check("vault", True, "VAULT_ADDR not set: secrets go into plain Kubernetes Secrets")
+    try:
+        from vllmctl.adapters import vault
+
+        health = getattr(vault, "health", None)
+        if health is None:
+            return Check("vault", True, f"VAULT_ADDR={settings.vault_addr} (not probed)")
+        return Check("vault", True, f"{settings.vault_addr}: {health(settings.vault_addr)}")
+    except Exception as e:  # noqa: BLE001 - report, do not stop the other checks
+        return Check("vault", False, f"{settings.vault_addr}: {e}")
+
+
+# ---------------------------------------------------------------------- helm repository entry
+def add_helm_repo(settings: Settings) -> None:
+    from vllmctl.adapters.helm import Helm
+
+    helm = Helm(None)
+    helm.run(helm.repo_add(HELM_REPO_NAME, settings.chart_repo))
+
+
+def remove_helm_repo() -> bool:
+    from vllmctl.adapters.helm import Helm
+
+    helm = Helm(None)
+    return helm.run(helm.repo_remove(HELM_REPO_NAME))

@@ -1,0 +1,49 @@
+"""Rollout watching: stuck pods end the wait early; --atomic rolls back."""
+
+from __future__ import annotations
+
+import time
+
+from kubernetes import client
+
+from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
+
+
+def test_unschedulable_exits_fast(tmp_path, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("greedy", requestGPU=3, pvcStorage=""))
+    started = time.monotonic()
+    r = vllmctl(tmp_path, kube_env, namespace, "install", "--skip-preflight", "--no-atomic",
+                "--stuck-after", "1s", "--timeout", "5m")
+    elapsed = time.monotonic() - started
+    assert r.code == 4, r.output
+    assert "Insufficient nvidia.com/gpu" in r.stderr
+    assert "greedy" in r.stderr
+    assert elapsed < 30
+    # without --atomic the release stays for the user to fix
+    assert [x["revision"] for x in helm_revisions(kube_env, helm_bin, namespace)] == [1]
+
+
+def test_atomic_upgrade_rolls_back(tmp_path, kube_env, helm_bin, namespace):
+    kube_env.kubelet.auto_ready(namespace)
+    write_models(tmp_path, model("alpha", pvcStorage=""))
+    assert vllmctl(tmp_path, kube_env, namespace, "install").code == 0
+    write_models(tmp_path, model("alpha", pvcStorage="", requestGPU=3))
+    r = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--atomic", "--skip-preflight", "--stuck-after", "1s")
+    assert r.code == 4, r.output
+    assert "Insufficient nvidia.com/gpu" in r.stderr
+    assert "rolled back to revision 1" in r.stderr
+    history = helm_revisions(kube_env, helm_bin, namespace)
+    assert [x["revision"] for x in history] == [1, 2, 3]
+    assert history[-1]["status"] == "deployed"
+    with kube_env.api_client() as api:
+        dep = client.AppsV1Api(api).read_namespaced_deployment("vllm-alpha-deployment-vllm", namespace)
+        limits = dep.spec.template.spec.containers[0].resources.limits or {}
+        assert "nvidia.com/gpu" not in limits
+
+
+def test_atomic_first_install_uninstalls(tmp_path, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("greedy", requestGPU=3, pvcStorage=""))
+    r = vllmctl(tmp_path, kube_env, namespace, "install", "--skip-preflight", "--stuck-after", "1s")
+    assert r.code == 4, r.output  # no TTY: --atomic is the default
+    assert "uninstalled (--atomic)" in r.stderr
+    assert helm_revisions(kube_env, helm_bin, namespace) == []
