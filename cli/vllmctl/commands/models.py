@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -184,30 +185,79 @@ def remove_model(
     console.success(f"Removed model '{name}' from {settings.models_file}. Apply it with `just vllm::upgrade`.")
 
 
+def _gib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**30:.1f} GiB"
+
+
+def _print_deep(report) -> None:
+    rows = []
+    for r in report.results:
+        e, fit = r.estimate, r.fit
+        rows.append([
+            r.name, r.status + (f" ({r.stage})" if r.stage else ""),
+            _gib(e.weight_bytes_per_gpu if e else None), _gib(e.kv_bytes_per_gpu if e else None),
+            _gib(fit.required_bytes if fit else None), ("yes" if fit.fits else "NO") if fit else "-",
+        ])
+    console.table(["MODEL", "ENGINE CHECK", "WEIGHTS/GPU", "KV CACHE/GPU", "NEEDS/GPU", "FITS"], rows)
+    for r in report.results:
+        if r.message and r.status != "ok":
+            (console.error if r.status == "failed" else console.warn)(f"model '{r.name}': {r.message}")
+    if report.engine_error:
+        console.warn(report.engine_error)
+    _warn_all(report.warnings)
+
+
 def validate(
     models_file: ModelsFileOpt = None,
     release: ReleaseOpt = None,
     chart_version: ChartVersionOpt = None,
+    deep: Annotated[bool, typer.Option("--deep", help="also run vLLM's engine-config checks and memory estimates")] = False,
+    model_config: Annotated[
+        Path | None, typer.Option("--model-config", help="directory with <org>/<name>/config.json files for --deep")
+    ] = None,
+    gpu_memory: Annotated[
+        str | None, typer.Option("--gpu-memory", envvar="VLLM_GPU_MEMORY", help="memory of one GPU, e.g. 80Gi")
+    ] = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Check models.yaml without a cluster: schema, names, GPU math, chart version, engine flags."""
     from vllmctl.core.models_file import InvalidModels
-    from vllmctl.workflows import models as wf
+    from vllmctl.workflows import engine_check
+    from vllmctl.workflows import render as render_wf
 
-    settings = settings_from(models_file=models_file, release=release, chart_version=chart_version)
+    settings = settings_from(models_file=models_file, release=release, chart_version=chart_version,
+                             gpu_memory=gpu_memory)
     try:
-        loaded = wf.load(settings)
+        loaded, rendered = render_wf.render_models(settings, allow_example=False)
     except InvalidModels as e:
         if output is Output.json:
             console.emit_json({"file": settings.models_file, "valid": False,
                                "problems": [p.as_dict() for p in e.problems], "warnings": []})
         raise
+    report = engine_check.deep_report(settings, rendered, loaded.chart_version, model_config=model_config) \
+        if deep else None
+    failed = [r for r in report.results if r.status == "failed"] if report else []
     if output is Output.json:
-        console.emit_json({"file": settings.models_file, "valid": True,
-                           "models": [m.name for m in loaded.models], "problems": [], "warnings": loaded.warnings})
-        return
-    _warn_all(loaded.warnings)
-    console.success(f"{settings.models_file}: {len(loaded.models)} model(s) valid for vllm-stack {loaded.chart_version}.")
+        result = {"file": settings.models_file, "valid": not failed,
+                  "models": [m.name for m in loaded.models], "problems": [], "warnings": loaded.warnings}
+        if report:
+            result["deep"] = [
+                {"model": r.name, "status": r.status, "stage": r.stage, "message": r.message,
+                 "estimate": dataclasses.asdict(r.estimate) if r.estimate else None,
+                 "fits": r.fit.fits if r.fit else None}
+                for r in report.results
+            ]
+        console.emit_json(result)
+    else:
+        _warn_all(loaded.warnings)
+        if report:
+            _print_deep(report)
+    if failed:
+        raise InvalidInput(f"vLLM rejects the engine configuration of {', '.join(r.name for r in failed)}.")
+    if output is Output.text:
+        console.success(
+            f"{settings.models_file}: {len(loaded.models)} model(s) valid for vllm-stack {loaded.chart_version}."
+        )
 
 
 def render(

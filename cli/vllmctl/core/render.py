@@ -34,6 +34,7 @@ class RenderRequest:
 
 @dataclass
 class Rendered:
+    request: RenderRequest
     values_text: str
     values: dict
     manifests: dict[str, str] = field(default_factory=dict)  # file name -> YAML text
@@ -145,4 +146,4 @@ def render(request: RenderRequest) -> Rendered:
         manifests[f"{layout.external_secret}.yaml"] = env.get_template("external-secret.yaml.j2").render(
             header=context["header"], s=settings, layout=layout
         )
-    return Rendered(values_text=values_text, values=values, manifests=manifests)
+    return Rendered(request=request, values_text=values_text, values=values, manifests=manifests)

@@ -12,6 +12,7 @@ from vllmctl.core.render import Rendered, RenderRequest, is_generated, render
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput
 from vllmctl.workflows import models as models_wf
+from vllmctl.workflows.engine_check import check_engine_args
 
 
 @dataclass
@@ -43,9 +44,12 @@ def render_request(settings: Settings, loaded: models_wf.LoadedModels, gated: di
 
 
 def render_models(settings: Settings, *, gated: dict[str, bool] | None = None, allow_example: bool = True):
-    """Rendered values for the current models file (offline unless `gated` answers come from the Hub)."""
+    """Validated models and their rendered values, engine flags checked (offline unless `gated`
+    answers come from the Hub)."""
     loaded = models_wf.load(settings, allow_example=allow_example)
-    return loaded, render(render_request(settings, loaded, gated))
+    rendered = render(render_request(settings, loaded, gated))
+    loaded.warnings.extend(check_engine_args(loaded.document, rendered.values, loaded.chart_version))
+    return loaded, rendered
 
 
 def _head(path: Path) -> str:
@@ -78,10 +82,8 @@ def render_to_dir(
 ) -> RenderResult:
     """Write every file of `fmt` and remove the files an earlier vllmctl render left there (say, of
     another format), so the directory holds exactly this render; other files are never touched."""
-    loaded = models_wf.load(settings, allow_example=True)
-    request = render_request(settings, loaded)
-    rendered = render(request)
-    files = gitops.files(fmt, request, rendered)
+    loaded, rendered = render_models(settings)
+    files = gitops.files(fmt, rendered.request, rendered)
     stale = _check_dir(output_dir, set(files))
     paths = []
     for name, text in files.items():

@@ -1,0 +1,65 @@
+"""Every model's real `vllm serve` command line, checked against the image's vLLM release."""
+
+from __future__ import annotations
+
+from vllmctl.core.engine_args import ERROR, check_model_spec
+from vllmctl.core.models_file import InvalidModels, ModelsDocument, Problem
+
+# rendering puts `--served-model-name <name>` first in every model's extraArgs (core.render)
+RENDERED_EXTRA_ARGS = frozenset({0, 1})
+
+
+def _problem(doc: ModelsDocument, index: int | None, p) -> Problem:
+    loc = (index, *p.yaml_path) if index is not None else ()
+    line, column = doc.locate(loc) if loc else (1, 1)
+    where = f" ({p.yaml_where})" if p.yaml_where else ""
+    return Problem(doc.file, line, column, f"model '{p.model}'{where}: {p.message}")
+
+
+def check_engine_args(doc: ModelsDocument, values: dict, chart_version: str) -> list[str]:
+    """Raise InvalidModels for flags vLLM would refuse; return warnings (one per distinct message)."""
+    index_of = {e.get("name"): i for i, e in enumerate(doc.entries) if isinstance(e, dict)}
+    errors: list[Problem] = []
+    warnings: dict[str, None] = {}
+    for spec in values.get("servingEngineSpec", {}).get("modelSpec", []):
+        problems, tag_warning = check_model_spec(spec, chart_version, rendered_extra_args=RENDERED_EXTRA_ARGS)
+        if tag_warning:
+            warnings[f"model '{spec['name']}': {tag_warning}"] = None
+        for p in problems:
+            located = _problem(doc, index_of.get(spec["name"]), p)
+            if p.severity == ERROR:
+                errors.append(located)
+            else:
+                warnings[str(located)] = None
+    if errors:
+        raise InvalidModels(errors)
+    return list(warnings)
+
+
+def deep_report(settings, rendered, chart_version: str, *, model_config=None):
+    """`validate --deep`: vLLM's own engine-config construction per model in a child Python that has
+    the engine extra, plus a GPU memory estimate (config.json from --model-config, the cache or the Hub)."""
+    import os
+
+    from vllmctl.adapters.hf import HubClient
+    from vllmctl.core.engine_args import spec_for_tag
+    from vllmctl.core.engine_argv import engine_argv
+    from vllmctl.core.gpu_memory import parse_memory
+    from vllmctl.errors import InvalidInput
+    from vllmctl.workflows.deep_check import DeepCheckModel, deep_check
+
+    try:
+        gpu_bytes = parse_memory(settings.gpu_memory) if settings.gpu_memory else None
+    except ValueError as e:
+        raise InvalidInput(f"--gpu-memory (VLLM_GPU_MEMORY): {e}.") from None
+    specs = rendered.values["servingEngineSpec"].get("modelSpec", [])
+    engine_spec, _ = spec_for_tag(specs[0]["tag"] if specs else settings.model_tag)
+    models = [
+        DeepCheckModel(
+            ms["name"], ms["modelURL"], engine_argv(ms, chart_version, rendered_extra_args=RENDERED_EXTRA_ARGS),
+            revision=ms.get("modelRevision") or "main", gpu_memory_bytes=gpu_bytes,
+        )
+        for ms in specs
+    ]
+    token = os.environ.get("VLLM_HF_TOKEN") or None
+    return deep_check(models, engine_spec, config_dir=model_config, hub=HubClient(token=token), token=token)
