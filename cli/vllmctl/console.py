@@ -67,7 +67,7 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
     cells = [list(columns)] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = [title] if title else []
-    lines += ["   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines += ["   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     data("\n".join(lines))
 
 

@@ -28,8 +28,20 @@ def test_list_models_without_a_file_says_how_to_create_one(tmp_path):
 
 
 def test_add_model_with_flags_creates_the_file_from_the_example(tmp_path):
-    result = run_cli("add-model", "--name", "coder", "--model-url", "Qwen/Qwen2.5-Coder-7B-Instruct", "--gpus", "2",
-                     "--tensor-parallel-size", "2", "--extra-arg", "--enforce-eager", cwd=tmp_path)
+    result = run_cli(
+        "add-model",
+        "--name",
+        "coder",
+        "--model-url",
+        "Qwen/Qwen2.5-Coder-7B-Instruct",
+        "--gpus",
+        "2",
+        "--tensor-parallel-size",
+        "2",
+        "--extra-arg",
+        "--enforce-eager",
+        cwd=tmp_path,
+    )
     assert result.code == 0, result.stderr
     assert "Created models.yaml from models.example.yaml" in result.stderr
     models = yaml.safe_load((tmp_path / "models.yaml").read_text())
@@ -43,9 +55,14 @@ def test_add_model_refuses_bad_input_naming_the_flag_and_leaves_the_file_alone(t
     for args, fragment in [
         (["--name", "Bad_Name", "--model-url", "a/b"], "--name: 'name': 'Bad_Name' is not a valid model name"),
         (["--name", "ok", "--model-url", "nope"], "--model-url: 'modelURL': 'nope' is not a Hugging Face model id"),
-        (["--name", "ok", "--model-url", "a/b", "--memory", "16gb"], "--memory: 'requestMemory': '16gb' has an unknown unit"),
-        (["--name", "ok", "--model-url", "a/b", "--gpus", "1", "--tensor-parallel-size", "2"],
-         "tensorParallelSize 2 needs 2 GPUs"),
+        (
+            ["--name", "ok", "--model-url", "a/b", "--memory", "16gb"],
+            "--memory: 'requestMemory': '16gb' has an unknown unit",
+        ),
+        (
+            ["--name", "ok", "--model-url", "a/b", "--gpus", "1", "--tensor-parallel-size", "2"],
+            "tensorParallelSize 2 needs 2 GPUs",
+        ),
         (["--name", "chat", "--model-url", "a/b"], "a model named 'chat' already exists"),
         (["--model-url", "a/b"], "is required: pass --name"),
     ]:
@@ -99,8 +116,11 @@ def test_render_writes_three_files_and_prints_where(tmp_path):
     (tmp_path / "models.yaml").write_text(GOOD)
     result = run_cli("render", cwd=tmp_path)
     assert result.code == 0, result.stderr
-    assert result.stdout.split() == ["out/values.yaml", "out/hf-token-external-secret.yaml",
-                                     "out/vllm-api-key-external-secret.yaml"]
+    assert result.stdout.split() == [
+        "out/values.yaml",
+        "out/hf-token-external-secret.yaml",
+        "out/vllm-api-key-external-secret.yaml",
+    ]
     values = yaml.safe_load((tmp_path / "out" / "values.yaml").read_text())
     assert values["servingEngineSpec"]["modelSpec"][0]["vllmConfig"]["extraArgs"][:2] == ["--served-model-name", "chat"]
 
@@ -128,7 +148,7 @@ def test_settings_from_env_and_dotenv_with_errors_naming_the_variable(tmp_path):
     assert result.code == 0
     secret = yaml.safe_load((tmp_path / "out" / "hf-token-external-secret.yaml").read_text())
     assert secret["metadata"]["namespace"] == "from-dotenv"
-    assert "tag: \"v0.31.0\"" in (tmp_path / "out" / "values.yaml").read_text()
+    assert 'tag: "v0.31.0"' in (tmp_path / "out" / "values.yaml").read_text()
     # the real environment wins over .env.local, and a bad value names its variable
     bad = run_cli("render", cwd=tmp_path, env={"VLLM_ROUTER_REPLICAS": "two"})
     assert bad.code == 2 and "VLLM_ROUTER_REPLICAS must be a whole number, got 'two'" in bad.stderr
@@ -138,7 +158,13 @@ def test_settings_from_env_and_dotenv_with_errors_naming_the_variable(tmp_path):
 
 def test_every_flag_names_its_variable_in_help():
     result = run_cli("render", "--help")
-    for variable in ("VLLM_MODELS_FILE", "VLLM_NAMESPACE", "VLLM_RELEASE", "VLLM_CHART_VERSION", "VLLM_API_KEY_ENABLED"):
+    for variable in (
+        "VLLM_MODELS_FILE",
+        "VLLM_NAMESPACE",
+        "VLLM_RELEASE",
+        "VLLM_CHART_VERSION",
+        "VLLM_API_KEY_ENABLED",
+    ):
         assert f"env var: {variable}" in " ".join(result.stdout.split()), variable
 
 

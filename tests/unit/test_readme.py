@@ -16,8 +16,9 @@ def test_every_setting_is_documented():
 
 
 def test_every_command_is_documented_and_has_a_recipe():
-    from vllmctl.commands.app import build_app
     from typer.main import get_command
+
+    from vllmctl.commands.app import build_app
 
     commands = sorted(get_command(build_app()).commands)
     recipes = set(re.findall(r"^([a-z][a-z-]*)[^\n:]*:\n    @vllmctl \1 \"\$@\"$",

@@ -7,9 +7,8 @@ import os
 import sys
 
 import typer
-from typer.core import TyperGroup
-
 from click.exceptions import Abort, ClickException, Exit, UsageError
+from typer.core import TyperGroup
 
 from vllmctl import console, errors
 

@@ -26,10 +26,18 @@ from vllmctl.errors import InvalidInput
 
 # add-model flag for each models.yaml key it sets, so an invalid answer names the flag.
 ADD_FLAGS = {
-    "name": "--name", "modelURL": "--model-url", "replicaCount": "--replicas", "requestCPU": "--cpu",
-    "requestMemory": "--memory", "requestGPU": "--gpus", "pvcStorage": "--storage",
-    "hfTokenRequired": "--hf-token-required", "maxModelLen": "--max-model-len", "dtype": "--dtype",
-    "tensorParallelSize": "--tensor-parallel-size", "gpuMemoryUtilization": "--gpu-memory-utilization",
+    "name": "--name",
+    "modelURL": "--model-url",
+    "replicaCount": "--replicas",
+    "requestCPU": "--cpu",
+    "requestMemory": "--memory",
+    "requestGPU": "--gpus",
+    "pvcStorage": "--storage",
+    "hfTokenRequired": "--hf-token-required",
+    "maxModelLen": "--max-model-len",
+    "dtype": "--dtype",
+    "tensorParallelSize": "--tensor-parallel-size",
+    "gpuMemoryUtilization": "--gpu-memory-utilization",
     "extraArgs": "--extra-arg",
 }
 
@@ -42,8 +50,14 @@ def _warn_all(warnings) -> None:
 def _model_row(m: dict) -> list:
     config = m.get("vllmConfig") if isinstance(m.get("vllmConfig"), dict) else {}
     return [
-        m.get("name", "?"), m.get("modelURL", "?"), m["requestGPU"], m["replicaCount"], m["requestMemory"],
-        m["pvcStorage"] or "-", config.get("maxModelLen", "-"), "yes" if m["enabled"] else "no",
+        m.get("name", "?"),
+        m.get("modelURL", "?"),
+        m["requestGPU"],
+        m["replicaCount"],
+        m["requestMemory"],
+        m["pvcStorage"] or "-",
+        config.get("maxModelLen", "-"),
+        "yes" if m["enabled"] else "no",
     ]
 
 
@@ -127,7 +141,9 @@ def add_model(
         model_url = ask("Hugging Face model id (org/name)", flag="--model-url", yes=yes)
     if prompting:
         gpus = gpus if gpus is not None else ask("GPUs per pod", flag="--gpus", yes=yes, default=1, type=int)
-        replicas = replicas if replicas is not None else ask("Replicas", flag="--replicas", yes=yes, default=1, type=int)
+        replicas = (
+            replicas if replicas is not None else ask("Replicas", flag="--replicas", yes=yes, default=1, type=int)
+        )
         memory = memory or ask("Memory per pod", flag="--memory", yes=yes, default="16Gi")
         storage = storage or ask("Model cache size", flag="--storage", yes=yes, default="50Gi")
     entry: dict = {
@@ -144,8 +160,11 @@ def add_model(
     vllm_config = {
         key: value
         for key, value in (
-            ("maxModelLen", max_model_len), ("dtype", dtype), ("tensorParallelSize", tensor_parallel_size),
-            ("gpuMemoryUtilization", gpu_memory_utilization), ("extraArgs", extra_arg or None),
+            ("maxModelLen", max_model_len),
+            ("dtype", dtype),
+            ("tensorParallelSize", tensor_parallel_size),
+            ("gpuMemoryUtilization", gpu_memory_utilization),
+            ("extraArgs", extra_arg or None),
         )
         if value is not None
     }
@@ -193,11 +212,16 @@ def _print_deep(report) -> None:
     rows = []
     for r in report.results:
         e, fit = r.estimate, r.fit
-        rows.append([
-            r.name, r.status + (f" ({r.stage})" if r.stage else ""),
-            _gib(e.weight_bytes_per_gpu if e else None), _gib(e.kv_bytes_per_gpu if e else None),
-            _gib(fit.required_bytes if fit else None), ("yes" if fit.fits else "NO") if fit else "-",
-        ])
+        rows.append(
+            [
+                r.name,
+                r.status + (f" ({r.stage})" if r.stage else ""),
+                _gib(e.weight_bytes_per_gpu if e else None),
+                _gib(e.kv_bytes_per_gpu if e else None),
+                _gib(fit.required_bytes if fit else None),
+                ("yes" if fit.fits else "NO") if fit else "-",
+            ]
+        )
     console.table(["MODEL", "ENGINE CHECK", "WEIGHTS/GPU", "KV CACHE/GPU", "NEEDS/GPU", "FITS"], rows)
     for r in report.results:
         if r.message and r.status != "ok":
@@ -211,7 +235,9 @@ def validate(
     models_file: ModelsFileOpt = None,
     release: ReleaseOpt = None,
     chart_version: ChartVersionOpt = None,
-    deep: Annotated[bool, typer.Option("--deep", help="also run vLLM's engine-config checks and memory estimates")] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="also run vLLM's engine-config checks and memory estimates")
+    ] = False,
     model_config: Annotated[
         Path | None, typer.Option("--model-config", help="directory with <org>/<name>/config.json files for --deep")
     ] = None,
@@ -225,26 +251,44 @@ def validate(
     from vllmctl.workflows import engine_check
     from vllmctl.workflows import render as render_wf
 
-    settings = settings_from(models_file=models_file, release=release, chart_version=chart_version,
-                             gpu_memory=gpu_memory)
+    settings = settings_from(
+        models_file=models_file, release=release, chart_version=chart_version, gpu_memory=gpu_memory
+    )
     try:
         loaded, rendered = render_wf.render_models(settings, allow_example=False)
     except InvalidModels as e:
         if output is Output.json:
-            console.emit_json({"file": settings.models_file, "valid": False,
-                               "problems": [p.as_dict() for p in e.problems], "warnings": []})
+            console.emit_json(
+                {
+                    "file": settings.models_file,
+                    "valid": False,
+                    "problems": [p.as_dict() for p in e.problems],
+                    "warnings": [],
+                }
+            )
         raise
-    report = engine_check.deep_report(settings, rendered, loaded.chart_version, model_config=model_config) \
-        if deep else None
+    report = (
+        engine_check.deep_report(settings, rendered, loaded.chart_version, model_config=model_config) if deep else None
+    )
     failed = [r for r in report.results if r.status == "failed"] if report else []
     if output is Output.json:
-        result = {"file": settings.models_file, "valid": not failed,
-                  "models": [m.name for m in loaded.models], "problems": [], "warnings": loaded.warnings}
+        result = {
+            "file": settings.models_file,
+            "valid": not failed,
+            "models": [m.name for m in loaded.models],
+            "problems": [],
+            "warnings": loaded.warnings,
+        }
         if report:
             result["deep"] = [
-                {"model": r.name, "status": r.status, "stage": r.stage, "message": r.message,
-                 "estimate": dataclasses.asdict(r.estimate) if r.estimate else None,
-                 "fits": r.fit.fits if r.fit else None}
+                {
+                    "model": r.name,
+                    "status": r.status,
+                    "stage": r.stage,
+                    "message": r.message,
+                    "estimate": dataclasses.asdict(r.estimate) if r.estimate else None,
+                    "fits": r.fit.fits if r.fit else None,
+                }
                 for r in report.results
             ]
         console.emit_json(result)
@@ -265,7 +309,8 @@ def render(
     fmt: Annotated[
         RenderFormat,
         typer.Option(
-            "--format", envvar="VLLM_RENDER_FORMAT",
+            "--format",
+            envvar="VLLM_RENDER_FORMAT",
             help="helm: values.yaml; argocd: an Argo CD Application; flux: a HelmRepository and a "
             "HelmRelease (both with the Namespace); all with the ExternalSecrets",
         ),
@@ -285,14 +330,25 @@ def render(
     from vllmctl.workflows import render as wf
 
     settings = settings_from(
-        models_file=models_file, namespace=namespace, release=release, chart_version=chart_version,
+        models_file=models_file,
+        namespace=namespace,
+        release=release,
+        chart_version=chart_version,
         api_key_enabled=api_key,
     )
     result = wf.render_to_dir(settings, output_dir, fmt)
     if output is Output.json:
-        console.emit_json({"output_dir": str(output_dir), "format": result.format, "files": result.paths,
-                           "removed": result.removed, "source": result.source,
-                           "chart_version": result.chart_version, "warnings": result.warnings})
+        console.emit_json(
+            {
+                "output_dir": str(output_dir),
+                "format": result.format,
+                "files": result.paths,
+                "removed": result.removed,
+                "source": result.source,
+                "chart_version": result.chart_version,
+                "warnings": result.warnings,
+            }
+        )
         return
     _warn_all(result.warnings)
     for path in result.paths:

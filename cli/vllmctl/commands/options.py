@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     text = "text"
     json = "json"
 
 
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text for people, json for machines")]
 ModelsFileOpt = Annotated[
-    str | None, typer.Option("--models-file", "-f", envvar="VLLM_MODELS_FILE", help="the models file [default: models.yaml]")
+    str | None,
+    typer.Option("--models-file", "-f", envvar="VLLM_MODELS_FILE", help="the models file [default: models.yaml]"),
 ]
 NamespaceOpt = Annotated[
     str | None, typer.Option("--namespace", "-n", envvar="VLLM_NAMESPACE", help="namespace [default: vllm]")
 ]
-ReleaseOpt = Annotated[str | None, typer.Option("--release", envvar="VLLM_RELEASE", help="Helm release [default: vllm]")]
+ReleaseOpt = Annotated[
+    str | None, typer.Option("--release", envvar="VLLM_RELEASE", help="Helm release [default: vllm]")
+]
 ChartVersionOpt = Annotated[
-    str | None, typer.Option("--chart-version", envvar="VLLM_CHART_VERSION", help="vllm-stack chart version [default: 0.1.8]")
+    str | None,
+    typer.Option("--chart-version", envvar="VLLM_CHART_VERSION", help="vllm-stack chart version [default: 0.1.8]"),
 ]
 ChartOpt = Annotated[
     str | None,
-    typer.Option("--chart", envvar="VLLM_CHART", help="a chart directory, .tgz or oci:// reference instead of repo+version"),
+    typer.Option(
+        "--chart", envvar="VLLM_CHART", help="a chart directory, .tgz or oci:// reference instead of repo+version"
+    ),
 ]
 ContextOpt = Annotated[
     str | None, typer.Option("--context", envvar="VLLM_KUBE_CONTEXT", help="kubeconfig context [default: current]")
@@ -44,7 +50,8 @@ YesOpt = Annotated[
 ApiKeyOpt = Annotated[
     bool | None,
     typer.Option(
-        "--api-key/--no-api-key", envvar="VLLM_API_KEY_ENABLED",
+        "--api-key/--no-api-key",
+        envvar="VLLM_API_KEY_ENABLED",
         help="protect the endpoint with the vllm-api-key Secret [default: yes]",
     ),
 ]

@@ -126,7 +126,9 @@ class ModelEntry(_Strict):
     @classmethod
     def _hf_id(cls, v: str) -> str:
         if not HF_ID.match(v):
-            raise ValueError(f"{v!r} is not a Hugging Face model id of the form org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct")
+            raise ValueError(
+                f"{v!r} is not a Hugging Face model id of the form org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"
+            )
         return v
 
     @field_validator("requestMemory", "limitMemory", "shmSize")
@@ -163,24 +165,30 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
     problems = []
     room = MAX_OBJECT_NAME - len(release) - 1 - len(LONGEST_SUFFIX)
     if len(entry.name) > room:
-        problems.append((
-            ("name",),
-            f"name {entry.name!r} is {len(entry.name)} characters; with release {release!r} the engine "
-            f"Service '{release}-{entry.name}{LONGEST_SUFFIX}' would exceed {MAX_OBJECT_NAME} characters: "
-            f"use at most {room}",
-        ))
+        problems.append(
+            (
+                ("name",),
+                f"name {entry.name!r} is {len(entry.name)} characters; with release {release!r} the engine "
+                f"Service '{release}-{entry.name}{LONGEST_SUFFIX}' would exceed {MAX_OBJECT_NAME} characters: "
+                f"use at most {room}",
+            )
+        )
     tp = entry.tensor_parallel_size
     if entry.requestGPU and tp > entry.requestGPU:
-        problems.append((
-            ("vllmConfig", "tensorParallelSize"),
-            f"tensorParallelSize {tp} needs {tp} GPUs but requestGPU is {entry.requestGPU}: "
-            f"raise requestGPU to {tp} or lower tensorParallelSize",
-        ))
+        problems.append(
+            (
+                ("vllmConfig", "tensorParallelSize"),
+                f"tensorParallelSize {tp} needs {tp} GPUs but requestGPU is {entry.requestGPU}: "
+                f"raise requestGPU to {tp} or lower tensorParallelSize",
+            )
+        )
     if entry.limitMemory and parse_quantity(entry.limitMemory) < parse_quantity(entry.requestMemory):
-        problems.append((
-            ("limitMemory",),
-            f"limitMemory {entry.limitMemory} is below requestMemory {entry.requestMemory}",
-        ))
+        problems.append(
+            (
+                ("limitMemory",),
+                f"limitMemory {entry.limitMemory} is below requestMemory {entry.requestMemory}",
+            )
+        )
     if entry.tag is not None and entry.image is None and not entry.tag:
         problems.append((("tag",), "tag must not be empty"))
     return problems

@@ -105,9 +105,9 @@ def parse_document(text: str, file: str) -> ModelsDocument:
     if root is None:
         return doc
     if not isinstance(root, list):
-        raise InvalidModels([Problem(
-            file, 1, 1, "the file must be a YAML list of models (entries starting with '- name: ...')"
-        )])
+        raise InvalidModels(
+            [Problem(file, 1, 1, "the file must be a YAML list of models (entries starting with '- name: ...')")]
+        )
     doc.entries = [_plain(entry) for entry in root]
     return doc
 
@@ -205,16 +205,20 @@ def validate_document(doc: ModelsDocument, *, release: str, chart_version: str):
         for key in raw:
             if not chart.supports(chart_version, key):
                 since = chart.MODEL_KEY_SINCE[key]
-                problems.append(doc.problem(
-                    (index, key),
-                    f"'{key}' needs vllm-stack chart {since} or newer; VLLM_CHART_VERSION is {chart_version}",
-                    key=True,
-                ))
+                problems.append(
+                    doc.problem(
+                        (index, key),
+                        f"'{key}' needs vllm-stack chart {since} or newer; VLLM_CHART_VERSION is {chart_version}",
+                        key=True,
+                    )
+                )
         if entry.name in seen:
             first_line = doc.locate((seen[entry.name], "name"))[0]
-            problems.append(doc.problem(
-                (index, "name"), f"duplicate model name '{entry.name}' (first defined on line {first_line})"
-            ))
+            problems.append(
+                doc.problem(
+                    (index, "name"), f"duplicate model name '{entry.name}' (first defined on line {first_line})"
+                )
+            )
         else:
             seen[entry.name] = index
         models.append(entry)
@@ -249,9 +253,7 @@ def entry_text(entry: dict, dash_col: int = 0, offset: int = 2) -> str:
 def append_entry(doc: ModelsDocument, entry: dict) -> str:
     """The document's text with `entry` appended as a new list item."""
     if doc.root is not None and getattr(doc.root, "fa", None) is not None and doc.root.fa.flow_style():
-        raise InvalidInput(
-            f"{doc.file} holds its list in flow style ([...]); rewrite it as a block list to edit it."
-        )
+        raise InvalidInput(f"{doc.file} holds its list in flow style ([...]); rewrite it as a block list to edit it.")
     text = doc.text
     if text and not text.endswith("\n"):
         text += "\n"

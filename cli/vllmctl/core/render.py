@@ -69,12 +69,19 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
     config = model.vllmConfig
     vllm_config = {
         # The chart turns prefix caching OFF whenever this is not true; vLLM's default is on.
-        "enablePrefixCaching": True if config is None or config.enablePrefixCaching is None
+        "enablePrefixCaching": True
+        if config is None or config.enablePrefixCaching is None
         else config.enablePrefixCaching,
     }
     if config is not None:
-        for key in ("enableChunkedPrefill", "maxModelLen", "dtype", "tensorParallelSize", "maxNumSeqs",
-                    "gpuMemoryUtilization"):
+        for key in (
+            "enableChunkedPrefill",
+            "maxModelLen",
+            "dtype",
+            "tensorParallelSize",
+            "maxNumSeqs",
+            "gpuMemoryUtilization",
+        ):
             value = getattr(config, key)
             if value is not None:
                 vllm_config[key] = value
@@ -130,9 +137,7 @@ def render(request: RenderRequest) -> Rendered:
 
     env = _environment()
     settings = request.settings
-    models = [
-        model_view(m, settings, m.name in request.hf_token_models) for m in request.models if m.enabled
-    ]
+    models = [model_view(m, settings, m.name in request.hf_token_models) for m in request.models if m.enabled]
     context = {
         "header": header(request),
         "s": settings,

@@ -56,8 +56,11 @@ def deep_report(settings, rendered, chart_version: str, *, model_config=None):
     engine_spec, _ = spec_for_tag(specs[0]["tag"] if specs else settings.model_tag)
     models = [
         DeepCheckModel(
-            ms["name"], ms["modelURL"], engine_argv(ms, chart_version, rendered_extra_args=RENDERED_EXTRA_ARGS),
-            revision=ms.get("modelRevision") or "main", gpu_memory_bytes=gpu_bytes,
+            ms["name"],
+            ms["modelURL"],
+            engine_argv(ms, chart_version, rendered_extra_args=RENDERED_EXTRA_ARGS),
+            revision=ms.get("modelRevision") or "main",
+            gpu_memory_bytes=gpu_bytes,
         )
         for ms in specs
     ]

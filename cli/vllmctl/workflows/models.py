@@ -101,12 +101,12 @@ def remove(settings: Settings, name: str) -> LoadedModels:
         current = load(settings)
         names = [m.name for m in current.models]
         if name not in names:
-            raise InvalidInput(
-                f"no model named {name!r} in {path}; configured: {', '.join(names) or 'none'}."
-            )
+            raise InvalidInput(f"no model named {name!r} in {path}; configured: {', '.join(names) or 'none'}.")
         new_text = models_file.remove_entry(current.document, names.index(name))
         updated = validate_text(new_text, str(path), settings)
         if [m.name for m in updated.models] != [n for n in names if n != name]:
-            raise InvalidInput(f"could not remove {name!r} from {path} without touching other entries; edit it by hand.")
+            raise InvalidInput(
+                f"could not remove {name!r} from {path} without touching other entries; edit it by hand."
+            )
         write_atomic(path, new_text)
     return updated
