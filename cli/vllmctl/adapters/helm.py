@@ -63,7 +63,13 @@ def _error_line(stderr: str) -> str:
 
 class Helm:
     def __init__(self, cluster=None, executable: str | None = None):
+        import logging
+
         from pyhelm3.command import Command
+
+        # pyhelm3 logs every failed command (with its argv) as a warning; failures reach the user as
+        # one line through our own errors instead.
+        logging.getLogger("pyhelm3").setLevel(logging.CRITICAL)
 
         kubeconfig = getattr(cluster, "kubeconfig", "") or None
         if kubeconfig and ":" in kubeconfig:

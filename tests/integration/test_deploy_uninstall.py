@@ -1,0 +1,67 @@
+"""uninstall: release and secrets go, model caches stay unless --delete-data; the namespace goes when empty."""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, wait_for, write_models
+
+
+def _claims(kube_env, namespace):
+    with kube_env.api_client() as api:
+        return sorted(p.metadata.name for p in
+                      client.CoreV1Api(api).list_namespaced_persistent_volume_claim(namespace).items
+                      if not p.metadata.deletion_timestamp)
+
+
+def _secret(kube_env, namespace, name, value="x"):
+    with kube_env.api_client() as api:
+        client.CoreV1Api(api).create_namespaced_secret(
+            namespace, {"metadata": {"name": name}, "stringData": {"token": value}})
+
+
+def test_uninstall_keeps_caches(tmp_path, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("alpha"))
+    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
+    _secret(kube_env, namespace, "hf-token")
+    r = vllmctl(tmp_path, kube_env, namespace, "uninstall")
+    assert r.code == 0, r.output
+    assert "kept model caches" in r.stderr and "vllm-alpha-storage-claim" in r.stderr
+    assert "Secret/hf-token" in r.stderr
+    assert helm_revisions(kube_env, helm_bin, namespace) == []
+    assert _claims(kube_env, namespace) == ["vllm-alpha-storage-claim"]
+    with kube_env.api_client() as api:
+        core = client.CoreV1Api(api)
+        assert core.read_namespace(namespace).status.phase == "Active"  # a cache is left in it
+        assert not [s for s in core.list_namespaced_secret(namespace).items if s.metadata.name == "hf-token"]
+
+
+def test_uninstall_delete_data(tmp_path, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("alpha"))
+    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
+    refused = vllmctl(tmp_path, kube_env, namespace, "uninstall", "--delete-data")
+    assert refused.code == 2, refused.output  # no TTY, no --yes: nothing is deleted
+    assert "--yes" in refused.stderr
+    assert len(helm_revisions(kube_env, helm_bin, namespace)) == 1
+
+    r = vllmctl(tmp_path, kube_env, namespace, "uninstall", "--delete-data", "--yes")
+    assert r.code == 0, r.output
+    assert "deleted model caches: vllm-alpha-storage-claim" in r.stderr
+    assert "deleted namespace" in r.stderr
+    with kube_env.api_client() as api:
+        def gone_or_terminating():
+            try:
+                return client.CoreV1Api(api).read_namespace(namespace).status.phase == "Terminating"
+            except client.exceptions.ApiException as e:
+                return e.status == 404
+        wait_for(gone_or_terminating, what="namespace deletion")
+
+
+def test_namespace_with_other_things_is_kept(tmp_path, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("alpha", pvcStorage=""))
+    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
+    with kube_env.api_client() as api:
+        client.CoreV1Api(api).create_namespaced_config_map(namespace, {"metadata": {"name": "mine"}})
+    r = vllmctl(tmp_path, kube_env, namespace, "uninstall", "--yes")
+    assert r.code == 0, r.output
+    assert "kept namespace" in r.stderr and "ConfigMap/mine" in r.stderr

@@ -1,0 +1,99 @@
+"""status, endpoints, logs, router-logs, port-forward against a release installed with the test chart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.deploy_helpers import model, vllmctl, wait_for, write_models
+
+
+@pytest.fixture
+def installed(tmp_path, kube_env, helm_bin, namespace):
+    kube_env.kubelet.auto_ready(namespace)
+    write_models(tmp_path, model("alpha", replicaCount=2, pvcStorage=""), model("beta", pvcStorage=""))
+    r = vllmctl(tmp_path, kube_env, namespace, "install")
+    assert r.code == 0, r.output
+    return tmp_path
+
+
+def test_status_endpoints_logs(installed, kube_env, namespace):
+    tmp_path = installed
+    r = vllmctl(tmp_path, kube_env, namespace, "status", "-o", "json")
+    assert r.code == 0, r.output
+    rows = json.loads(r.stdout)
+    by_model = {}
+    for row in rows:
+        by_model.setdefault(row["model"], []).append(row)
+    assert sorted(by_model) == ["alpha", "beta", "router"]
+    assert len(by_model["alpha"]) == 2
+    assert all(row["ready"] and row["node"] == kube_env.node_name for row in rows)
+    text = vllmctl(tmp_path, kube_env, namespace, "status")
+    assert text.stdout.splitlines()[0].split() == ["MODEL", "POD", "READY", "STATUS", "RESTARTS", "AGE", "NODE",
+                                                  "GPUS"]
+
+    ep = json.loads(vllmctl(tmp_path, kube_env, namespace, "endpoints", "-o", "json").stdout)
+    assert ep["router"]["url"] == f"http://vllm-router-service.{namespace}.svc.cluster.local/v1"
+    assert [e["model"] for e in ep["engines"]] == ["alpha", "beta"]
+
+    logs = vllmctl(tmp_path, kube_env, namespace, "logs", "beta", "--tail", "3")
+    assert logs.code == 0, logs.output
+    pod = by_model["beta"][0]["pod"]
+    assert logs.stdout.splitlines() == [f"log line {n} from {pod}/vllm" for n in (18, 19, 20)]
+
+    both = vllmctl(tmp_path, kube_env, namespace, "logs", "alpha", "--tail", "1")
+    assert sorted(both.stdout.splitlines()) == sorted(
+        f"[{row['pod']}] log line 20 from {row['pod']}/vllm" for row in by_model["alpha"])
+
+    follow = vllmctl(tmp_path, kube_env, namespace, "router-logs", "--follow", "--tail", "1")
+    assert follow.code == 0, follow.output
+    assert follow.stdout.splitlines()[-1].startswith("follow line 3 from ")
+
+    missing = vllmctl(tmp_path, kube_env, namespace, "logs")
+    assert missing.code == 2 and "MODEL" in missing.stderr and "alpha, beta" in missing.stderr
+
+
+def test_port_forward_without_streaming_kubelet(installed, kube_env, namespace):
+    # The stand-in kubelet does not speak the streaming protocol: the command must fail in one line.
+    r = vllmctl(installed, kube_env, namespace, "port-forward", "0", timeout=60)
+    assert r.code == 1, r.output
+    assert "port-forward to pod 'vllm-deployment-router-" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_port_forward_resolves_router_pod(installed, kube_env, namespace):
+    from vllmctl.adapters.kube_client import Cluster
+    from vllmctl.adapters.port_forward import resolve_target
+
+    with kube_env.api_client() as api:
+        cluster = Cluster(api, kube_env.context, kube_env.server, kube_env.kubeconfig)
+        pod, port = resolve_target(cluster, namespace, "vllm-router-service", 80)
+        with pytest.raises(Exception, match="no port 81"):
+            resolve_target(cluster, namespace, "service/vllm-router-service", 81)
+    assert pod.startswith("vllm-deployment-router-") and port == 8000
+
+
+def test_status_without_release(tmp_path, kube_env, namespace):
+    r = vllmctl(tmp_path, kube_env, namespace, "status")
+    assert r.code == 1 and "vllmctl install" in r.stderr
+
+
+def test_create_and_delete_namespace(tmp_path, kube_env, namespace):
+    from kubernetes import client
+
+    name = namespace[:40] + "-x"
+    r = vllmctl(tmp_path, kube_env, name, "create-namespace")
+    assert r.code == 0, r.output
+    with kube_env.api_client() as api:
+        labels = client.CoreV1Api(api).read_namespace(name).metadata.labels
+    assert labels["pod-security.kubernetes.io/warn"] == "baseline"
+    assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
+    assert vllmctl(tmp_path, kube_env, name, "delete-namespace").code == 0
+    with kube_env.api_client() as api:
+        def gone():
+            try:
+                return client.CoreV1Api(api).read_namespace(name).status.phase == "Terminating"
+            except client.exceptions.ApiException as e:
+                return e.status == 404
+        wait_for(gone, what="namespace deletion")
