@@ -244,15 +244,48 @@ class Endpoint:
 # --- async streaming for bench ---------------------------------------------------------------
 
 
-def async_client(base_url: str, api_key: str | None, pool_size: int, timeout: float):
-    """One shared client whose connection pool matches the concurrency (no queueing in the pool)."""
-    import httpx
+class ClientPool:
+    """Single-connection AsyncClients, one per request in flight.
 
-    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-    return httpx.AsyncClient(
-        base_url=normalize_base_url(base_url), headers=_headers(api_key), limits=limits,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-    )
+    One shared httpx.AsyncClient with a pool of C connections costs O(C) work per request in
+    httpcore's pool bookkeeping: at C=64 on loopback that made a minimal loop about ten times slower
+    than the same loop with one single-connection client per worker (see benchmarks/bench_client.py).
+    The TLS context is built once and shared (building one per client costs tens of ms).
+    """
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
+        import httpx
+
+        self._options = dict(
+            base_url=normalize_base_url(base_url), headers=_headers(api_key),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            verify=httpx.create_ssl_context(),
+        )
+        self._idle: list = []
+        self._all: list = []
+
+    def acquire(self):
+        if self._idle:
+            return self._idle.pop()
+        import httpx
+
+        client = httpx.AsyncClient(**self._options)
+        self._all.append(client)
+        return client
+
+    def release(self, client) -> None:
+        self._idle.append(client)
+
+    async def aclose(self) -> None:
+        for client in self._all:
+            await client.aclose()
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 @dataclass

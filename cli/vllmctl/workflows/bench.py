@@ -1,9 +1,9 @@
 """vllmctl bench: N streamed requests at a fixed concurrency or a Poisson arrival rate.
 
-The client must never be the bottleneck: one asyncio loop, one shared httpx.AsyncClient whose pool
-matches the concurrency, fixed-concurrency runs use C long-lived workers (no task per request
-waiting on a semaphore), per-token work is a timestamp, and prompts are built before the clock
-starts. All statistics are computed afterwards by core.bench_stats.
+The client must never be the bottleneck: one asyncio loop; one single-connection httpx client per
+request in flight (openai_http.ClientPool says why not one shared pooled client); fixed-concurrency
+runs use C long-lived workers (no task per request waiting on a semaphore); per-token work is a
+timestamp; prompts are built before the clock starts. All statistics are computed afterwards by core.bench_stats.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ _WORDS = (  # noqa: SIM905 - a word list reads better as text
     "over such our man me even most made after also did many before must through back years where much "
     "your way well down should because each just those people how too little state good very make world"
 ).split()
-MAX_POOL = 1024  # connections when only a rate bounds the load
 
 
 @dataclass
@@ -58,11 +57,8 @@ class BenchPlan:
 
     @property
     def pool_size(self) -> int:
-        if self.concurrency is not None:
-            return min(self.concurrency, self.requests)
-        if self.rate is None:
-            return 1
-        return min(self.requests, MAX_POOL)
+        """Workers of a fixed-concurrency run."""
+        return min(self.concurrency or self.requests, self.requests)
 
 
 def build_bodies(plan: BenchPlan) -> list[dict]:
@@ -88,10 +84,10 @@ async def _run(plan: BenchPlan, base_url: str, api_key: str | None, bodies: list
     results: list[openai_http.StreamTiming | None] = [None] * len(bodies)
     failed = 0
     done = 0
-    async with openai_http.async_client(base_url, api_key, plan.pool_size, plan.timeout) as client:
+    async with openai_http.ClientPool(base_url, api_key, plan.timeout) as pool:
         stream = openai_http.timed_stream
 
-        async def one(i: int) -> None:
+        async def one(client, i: int) -> None:
             nonlocal done, failed
             timing = await stream(client, path, bodies[i])
             results[i] = timing
@@ -110,17 +106,25 @@ async def _run(plan: BenchPlan, base_url: str, api_key: str | None, bodies: list
                 indexes = iter(range(len(bodies)))
 
                 async def worker() -> None:
+                    client = pool.acquire()  # a worker keeps its connection for the whole run
                     for i in indexes:  # a shared iterator: each worker takes the next request
-                        await one(i)
+                        await one(client, i)
 
                 await asyncio.gather(*(worker() for _ in range(plan.pool_size)))
             else:
                 gaps = bench_stats.poisson_gaps(plan.rate, len(bodies), random.Random(plan.seed + 1))
                 limit = asyncio.Semaphore(plan.concurrency) if plan.concurrency else None
 
-                async def limited(i: int) -> None:
-                    async with limit:
-                        await one(i)
+                async def arrival(i: int) -> None:
+                    if limit:
+                        await limit.acquire()
+                    client = pool.acquire()
+                    try:
+                        await one(client, i)
+                    finally:
+                        pool.release(client)
+                        if limit:
+                            limit.release()
 
                 tasks = []
                 loop = asyncio.get_running_loop()
@@ -130,7 +134,7 @@ async def _run(plan: BenchPlan, base_url: str, api_key: str | None, bodies: list
                     delay = due - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    tasks.append(asyncio.create_task(limited(i) if limit else one(i)))
+                    tasks.append(asyncio.create_task(arrival(i)))
                 await asyncio.gather(*tasks)
         finally:
             if tick:
