@@ -171,7 +171,8 @@ def smoke(
 def _progress_bar(done: int, total: int, failed: int, width: int = 30) -> str:
     filled = width * done // max(total, 1)
     bad = f", {failed} failed" if failed else ""
-    return f"bench [{'#' * filled}{'.' * (width - filled)}] {done}/{total} requests{bad}"
+    # no square brackets: console.live renders strings as rich markup
+    return f"bench {'█' * filled}{'░' * (width - filled)} {done}/{total} requests{bad}"
 
 
 def _print_report(report: dict) -> None:

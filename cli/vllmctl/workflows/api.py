@@ -82,13 +82,14 @@ class SmokeResult:
         return self.error is None
 
 
-def smoke(settings: Settings, endpoint: str, *, api_key=_UNSET, timeout: float = DEFAULT_TIMEOUT,
+def smoke(settings: Settings, endpoint: str, *, api_key=_UNSET, cluster=None, timeout: float = DEFAULT_TIMEOUT,
           models: list[str] | None = None) -> list[SmokeResult]:
     """Every enabled model (or `models`) is listed by /v1/models and answers one short completion
     and one chat request. A failing model is a result, not an exception; an unreachable endpoint
-    or a refused key raises, since then no model can be judged."""
+    or a refused key raises, since then no model can be judged. `cluster` (optional) is reused to
+    read the API key Secret."""
     names = models if models is not None else (configured_models(settings) or [])
-    key = resolve_api_key(settings) if api_key is _UNSET else api_key
+    key = resolve_api_key(settings, cluster) if api_key is _UNSET else api_key
     results = []
     with Endpoint(endpoint, key, timeout) as client:
         served = client.models()
