@@ -40,6 +40,7 @@ def objects(manifest_text: str) -> dict[tuple[str, str], dict]:
 
 
 def _masked(obj: dict, other: dict | None) -> dict:
+    """Secret values replaced by MASK; with `other` (the deployed object), MASK_CHANGED where they differ."""
     if obj.get("kind") != "Secret":
         return obj
     masked = dict(obj)
@@ -101,7 +102,7 @@ def plan(deployed_manifest: str, new_manifest: str) -> Plan:
             continue
         kind, name = key
         action = "add" if before is None else "remove" if after is None else "change"
-        before_text = _dump(_masked(before, after)) if before is not None else ""
+        before_text = _dump(_masked(before, None)) if before is not None else ""
         after_text = _dump(_masked(after, before)) if after is not None else ""
         label = f"{kind}/{name}"
         diff = "".join(difflib.unified_diff(
