@@ -299,9 +299,6 @@ class StreamTiming:
     error: str | None = None
 
 
-_USAGE_MARKERS = (b'"usage":{', b'"usage": {')
-
-
 async def timed_stream(client, path: str, body: dict) -> StreamTiming:
     """POST a streaming request and time every output event. Per event: one timestamp, a few byte
     comparisons; only the final usage event and error answers are parsed as JSON."""
@@ -329,7 +326,7 @@ async def timed_stream(client, path: str, body: dict) -> StreamTiming:
                         break
                     if b'"error"' in line and b'"choices"' not in line:
                         return StreamTiming(start, now, times, None, server_message(line[5:]))
-                    if any(marker in line for marker in _USAGE_MARKERS):
+                    if b'"usage":{' in line or b'"usage": {' in line:
                         usage_raw = line[5:]
                         if b'"choices":[]' in line or b'"choices": []' in line:
                             continue  # the usage-only closing event carries no output
