@@ -33,13 +33,16 @@ def assert_no_key(result):
     assert KEY not in result.stdout and KEY not in result.stderr
 
 
-@pytest.mark.parametrize("prompt", [
+PROMPTS = [
     'He said "stop" and \\left',
     "line one\nline two\ttabbed\r\n",
     "日本語 — ünïcödé 🚀",
     '{"model": "evil", "prompt": "injected", "max_tokens": 1}',
     "'; rm -rf / #",
-])
+]
+
+
+@pytest.mark.parametrize("prompt", [PROMPTS[3], "".join(PROMPTS)])
 def test_prompt_is_sent_as_data_with_the_name_as_model_and_a_bearer_key(server, tmp_path, prompt):
     r = cli(server, "test-completions", "qwen", prompt, tmp_path=tmp_path)
     assert r.code == 0, r.stderr
@@ -50,6 +53,19 @@ def test_prompt_is_sent_as_data_with_the_name_as_model_and_a_bearer_key(server, 
     assert " t0 t1 t2 t3" in r.stdout
     assert "tokens:" in r.stderr and "4 out" in r.stderr
     assert_no_key(r)
+
+
+def test_every_prompt_arrives_unchanged_in_both_apis(server):
+    """The same request code in-process (quicker than a child per prompt): completions and chat."""
+    from vllmctl.core.settings import load_settings
+    from vllmctl.workflows.api import send_completion
+
+    settings = load_settings({})
+    for prompt in PROMPTS:
+        for chat in (False, True):
+            send_completion(settings, server.url, "llama", prompt, chat=chat, api_key=KEY)
+            body = server.requests[-1].body
+            assert (body["messages"][0]["content"] if chat else body["prompt"]) == prompt
 
 
 def test_chat_stream_prints_tokens_and_reports_first_token(server, tmp_path):
@@ -129,7 +145,7 @@ def test_connection_refused_is_unreachable_with_what_to_check(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens once the socket is closed
     r = run_cli("test-completions", "qwen", env={"VLLM_URL": f"http://127.0.0.1:{port}", "VLLM_API_KEY": KEY,
-                                                 "HOME": str(tmp_path)})
+                                                 "HOME": str(tmp_path), "VLLM_API_KEY_ENABLED": "false"})
     assert r.code == 3
     assert "connection refused" in r.stderr and "vllmctl status" in r.stderr and "vllmctl port-forward" in r.stderr
     assert_no_key(r)

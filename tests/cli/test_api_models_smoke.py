@@ -93,7 +93,7 @@ def test_smoke_fails_on_a_missing_or_broken_model(server, models_file):
 
 def test_smoke_unreachable_endpoint_exits_3(models_file):
     r = run_cli("smoke", env={"VLLM_URL": "http://127.0.0.1:9", "VLLM_MODELS_FILE": str(models_file),
-                              "HOME": str(models_file.parent)})
+                              "HOME": str(models_file.parent), "VLLM_API_KEY_ENABLED": "false"})
     assert r.code == 3 and "vllmctl status" in r.stderr
 
 
