@@ -1,0 +1,68 @@
+"""`vllmctl diff` as a pull-request check: a ServiceAccount with read-only RBAC is enough for it,
+and the same credentials cannot change the release. The Role here is the one the README's
+"GitOps and CI" section documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from kubernetes import client
+
+from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
+
+# All `diff` reads: Helm's release record, which Helm's default storage driver keeps in Secrets of
+# the namespace (diff renders the chart locally and compares it with the release's manifest).
+# Caveat: `list` cannot be narrowed to some Secrets, so these credentials can also read the
+# hf-token and vllm-api-key Secrets: keep the kubeconfig as secret as a deploy credential.
+ROLE_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]
+
+
+def read_only_kubeconfig(kube_env, namespace: str, directory: Path) -> Path:
+    """A ServiceAccount `vllm-diff` bound to read-only roles, and a kubeconfig with its token."""
+    name = "vllm-diff"
+    subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
+    with kube_env.api_client() as api:
+        core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+        core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+        rbac.create_namespaced_role(namespace, {"metadata": {"name": name}, "rules": ROLE_RULES})
+        rbac.create_namespaced_role_binding(namespace, {
+            "metadata": {"name": name}, "subjects": subject,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name}})
+        token = core.create_namespaced_service_account_token(
+            name, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "ci",
+        "clusters": [{"name": "ci", "cluster": {"server": kube_env.server,
+                                                "certificate-authority": str(kube_env.ca_file)}}],
+        "users": [{"name": "ci-readonly", "user": {"token": token}}],
+        "contexts": [{"name": "ci", "context": {"cluster": "ci", "user": "ci-readonly", "namespace": namespace}}],
+    }
+    path = directory / "readonly.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def test_readonly_diff(tmp_path, kube_env, helm_bin, namespace):
+    kube_env.kubelet.auto_ready(namespace)
+    write_models(tmp_path, model("alpha"))
+    installed = vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait")
+    assert installed.code == 0, installed.output
+    kubeconfig = read_only_kubeconfig(kube_env, namespace, tmp_path)
+    readonly = {"KUBECONFIG": str(kubeconfig), "HELM_KUBECONTEXT": "ci", "CI": "true"}
+
+    same = vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code", env=readonly)
+    assert same.code == 0, same.output
+
+    write_models(tmp_path, model("alpha", vllmConfig={"maxModelLen": 4096}))
+    changed = vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code", env=readonly)
+    assert changed.code == 1, changed.output
+    assert "Deployment/vllm-alpha-deployment-vllm" in changed.stdout
+
+    refused = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--yes", env=readonly)
+    assert refused.code != 0, refused.output
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "403 Forbidden" in errors[0], refused.stderr
+    assert "Traceback" not in refused.output
+    assert [r["revision"] for r in helm_revisions(kube_env, helm_bin, namespace)] == [1]
