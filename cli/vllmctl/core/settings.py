@@ -33,7 +33,7 @@ def _setting(env: str, default, help: str, kind: str = "str", choices: tuple[str
 @dataclass(frozen=True)
 class Settings:
     namespace: str = _setting("VLLM_NAMESPACE", "vllm", "Kubernetes namespace of the stack", "dns")
-    release: str = _setting("VLLM_RELEASE", "vllm", "Helm release name", "dns")
+    release: str = _setting("VLLM_RELEASE", "vllm", "Helm release name", "release")
     models_file: str = _setting("VLLM_MODELS_FILE", "models.yaml", "the models file")
     chart_version: str = _setting("VLLM_CHART_VERSION", "0.1.8", "vllm-stack chart version", "version")
     chart_repo: str = _setting("VLLM_CHART_REPO", CHART_REPO, "Helm repository of the vllm-stack chart")
@@ -133,9 +133,11 @@ def _convert(f: dataclasses.Field, raw, source: str):
             raise InvalidInput(f"{where} must not be negative, got {raw!r}.")
         return value
     value = str(raw).strip()
-    if kind == "dns" and (not _DNS_LABEL.match(value) or len(value) > 53):
+    # Helm caps release names at 53 characters; namespaces and the like are DNS labels of 63.
+    limit = 53 if kind == "release" else 63
+    if kind in ("dns", "release") and (not _DNS_LABEL.match(value) or len(value) > limit):
         raise InvalidInput(
-            f"{where} must be a DNS-1123 label of at most 53 characters "
+            f"{where} must be a DNS-1123 label of at most {limit} characters "
             f"(lowercase letters, digits, '-'), got {raw!r}."
         )
     if kind == "duration" and not _DURATION.match(value):
