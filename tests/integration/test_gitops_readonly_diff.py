@@ -1,6 +1,6 @@
 """`vllmctl diff` as a pull-request check: a ServiceAccount with read-only RBAC is enough for it,
-and the same credentials cannot change the release. The Role here is the one the README's
-"GitOps and CI" section documents."""
+and the same credentials cannot change the release. The RBAC is the example users apply,
+examples/ci/rbac/vllm-diff-readonly.yaml, applied as is (namespace aside)."""
 
 from __future__ import annotations
 
@@ -11,26 +11,25 @@ from kubernetes import client
 
 from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
 
-# All `diff` reads: Helm's release record, which Helm's default storage driver keeps in Secrets of
-# the namespace (diff renders the chart locally and compares it with the release's manifest).
-# Caveat: `list` cannot be narrowed to some Secrets, so these credentials can also read the
-# hf-token and vllm-api-key Secrets: keep the kubeconfig as secret as a deploy credential.
-ROLE_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]
+RBAC = Path(__file__).resolve().parents[2] / "examples" / "ci" / "rbac" / "vllm-diff-readonly.yaml"
 
 
 def read_only_kubeconfig(kube_env, namespace: str, directory: Path) -> Path:
-    """A ServiceAccount `vllm-diff` bound to read-only roles, and a kubeconfig with its token."""
-    name = "vllm-diff"
-    subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
+    """examples/ci/rbac/vllm-diff-readonly.yaml applied to `namespace`, and a kubeconfig with a token
+    of its ServiceAccount."""
+    objects = list(yaml.safe_load_all(RBAC.read_text()))
+    assert [o["kind"] for o in objects] == ["ServiceAccount", "Role", "RoleBinding"]
+    for obj in objects:
+        obj["metadata"]["namespace"] = namespace
+    sa, role, binding = objects
+    binding["subjects"][0]["namespace"] = namespace
     with kube_env.api_client() as api:
         core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
-        core.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
-        rbac.create_namespaced_role(namespace, {"metadata": {"name": name}, "rules": ROLE_RULES})
-        rbac.create_namespaced_role_binding(namespace, {
-            "metadata": {"name": name}, "subjects": subject,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name}})
+        core.create_namespaced_service_account(namespace, sa)
+        rbac.create_namespaced_role(namespace, role)
+        rbac.create_namespaced_role_binding(namespace, binding)
         token = core.create_namespaced_service_account_token(
-            name, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+            sa["metadata"]["name"], namespace, {"spec": {"expirationSeconds": 3600}}).status.token
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "ci",
         "clusters": [{"name": "ci", "cluster": {"server": kube_env.server,
