@@ -13,7 +13,11 @@ import typer
 from vllmctl import console
 from vllmctl.commands.interactive import confirm, interactive
 from vllmctl.commands.options import ContextOpt, NamespaceOpt, Output, OutputOpt, YesOpt, settings_from
-from vllmctl.errors import MissingAnswer
+from vllmctl.errors import InvalidInput, MissingAnswer
+
+# Extra arguments are caught here instead of by click, whose usage error would echo them: the one
+# a user is most likely to type is the secret itself.
+_NO_ECHO = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 StdinOpt = Annotated[bool, typer.Option("--stdin", help="read the value from stdin (one line)")]
 SecretTimeoutOpt = Annotated[
@@ -39,6 +43,15 @@ def _context(namespace, context, yes, secret_timeout=None):
 
     settings = settings_from(namespace=namespace, kube_context=context, secret_timeout=secret_timeout)
     return SecretContext(settings, prompt=hidden_prompt(yes))
+
+
+def _refuse_arguments(ctx: typer.Context, env_var: str) -> None:
+    if ctx.args:
+        raise InvalidInput(
+            f"`vllmctl {ctx.info_name}` takes no value on the command line (it would be visible to every "
+            f"process on the machine; the arguments are not repeated here).",
+            hint=f"Pipe the value with --stdin or set {env_var}; see --help for the options.",
+        )
 
 
 def _report(outcome, layout, output: Output) -> None:
@@ -73,6 +86,7 @@ def _verify_token(value: str) -> None:
 
 
 def set_hf_token(
+    ctx: typer.Context,
     stdin: StdinOpt = False,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="check the token with the Hub first")] = True,
     namespace: NamespaceOpt = None,
@@ -89,17 +103,19 @@ def set_hf_token(
     from vllmctl.workflows import secrets as wf
     from vllmctl.workflows.secret_values import ask_value, explicit_value
 
-    ctx = _context(namespace, context, yes, secret_timeout)
+    _refuse_arguments(ctx, HF_TOKEN.env_var)
+    sctx = _context(namespace, context, yes, secret_timeout)
     value = explicit_value(HF_TOKEN, stdin=stdin) or ask_value(
-        HF_TOKEN, ctx.prompt, "Hugging Face token (input hidden)")
+        HF_TOKEN, sctx.prompt, "Hugging Face token (input hidden)")
     if value is None:
         raise MissingAnswer(f"no {HF_TOKEN.title} given: pipe it with --stdin or set {HF_TOKEN.env_var}.")
     if verify:
         _verify_token(value)
-    _report(wf.set_secret(ctx, HF_TOKEN, value), HF_TOKEN, output)
+    _report(wf.set_secret(sctx, HF_TOKEN, value), HF_TOKEN, output)
 
 
 def set_api_key(
+    ctx: typer.Context,
     stdin: StdinOpt = False,
     show: Annotated[bool, typer.Option("--show", help="print the key on stdout (once)")] = False,
     namespace: NamespaceOpt = None,
@@ -116,12 +132,13 @@ def set_api_key(
     from vllmctl.workflows import secrets as wf
     from vllmctl.workflows.secret_values import ask_value, explicit_value, generate_api_key
 
-    ctx = _context(namespace, context, yes, secret_timeout)
+    _refuse_arguments(ctx, API_KEY.env_var)
+    sctx = _context(namespace, context, yes, secret_timeout)
     value = explicit_value(API_KEY, stdin=stdin) or ask_value(
-        API_KEY, ctx.prompt, "API key (input hidden, empty to generate one)")
+        API_KEY, sctx.prompt, "API key (input hidden, empty to generate one)")
     generated = value is None
     key = value or generate_api_key()
-    _report(wf.set_secret(ctx, API_KEY, key, generated=generated), API_KEY, output)
+    _report(wf.set_secret(sctx, API_KEY, key, generated=generated), API_KEY, output)
     if show:
         console.data(key)
     elif generated and output is Output.text:
@@ -157,15 +174,16 @@ def _delete(kind: str):
 
 
 def _create_secret(kind: str):
-    def create(stdin: StdinOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
+    def create(ctx: typer.Context, stdin: StdinOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
                secret_timeout: SecretTimeoutOpt = None, yes: YesOpt = False,
                output: OutputOpt = Output.text) -> None:
         from vllmctl.workflows.secret_values import explicit_value
         from vllmctl.workflows.secrets import create_cluster_secret
 
         layout = _layout(kind)
-        ctx = _context(namespace, context, yes, secret_timeout)
-        outcome = create_cluster_secret(ctx, layout, explicit_value(layout, stdin=stdin))
+        _refuse_arguments(ctx, layout.env_var)
+        sctx = _context(namespace, context, yes, secret_timeout)
+        outcome = create_cluster_secret(sctx, layout, explicit_value(layout, stdin=stdin))
         _report(outcome, layout, output)
         if outcome.generated and output is Output.text:
             console.info("A new API key was generated: print it with `vllmctl get-api-key`.")
@@ -195,13 +213,13 @@ def _delete_secret(kind: str):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("set-hf-token")(set_hf_token)
+    app.command("set-hf-token", context_settings=_NO_ECHO)(set_hf_token)
     app.command("get-hf-token")(_get("hf-token"))
     app.command("delete-hf-token")(_delete("hf-token"))
-    app.command("create-hf-token-secret")(_create_secret("hf-token"))
+    app.command("create-hf-token-secret", context_settings=_NO_ECHO)(_create_secret("hf-token"))
     app.command("delete-hf-token-secret")(_delete_secret("hf-token"))
-    app.command("set-api-key")(set_api_key)
+    app.command("set-api-key", context_settings=_NO_ECHO)(set_api_key)
     app.command("get-api-key")(_get("api-key"))
     app.command("delete-api-key")(_delete("api-key"))
-    app.command("create-api-key-secret")(_create_secret("api-key"))
+    app.command("create-api-key-secret", context_settings=_NO_ECHO)(_create_secret("api-key"))
     app.command("delete-api-key-secret")(_delete_secret("api-key"))
