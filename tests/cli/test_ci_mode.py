@@ -9,17 +9,13 @@ run on a real pseudo-terminal, so they prove CI=true is what stops the prompt, n
 from __future__ import annotations
 
 import ast
-import os
-import pty
 import re
-import select
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.cli.tty import TTYSession
 from tests.helpers import REPO, cli_env, run_cli
 
 MODELS = """\
@@ -33,41 +29,16 @@ MODELS = """\
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def run_on_tty(*args: str, cwd: Path, env: dict[str, str] | None = None, stop_at: str | None = None,
-               timeout: float = 20) -> tuple[int | None, str]:
-    """`vllmctl ARGS` with stdin, stdout and stderr on a pseudo-terminal. Returns (exit code or None
-    when it was still running, e.g. waiting at a prompt, output). Stops early once `stop_at` shows."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vllmctl.main", *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
-        env=cli_env({"HOME": str(cwd), **(env or {})}), close_fds=True, start_new_session=True,
-    )
-    os.close(slave)
-    output = b""
-    deadline = time.monotonic() + timeout
+def run_on_tty(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """`vllmctl ARGS` with stdin, stdout and stderr on a pseudo-terminal, to its end: (exit code, output)."""
+    session = TTYSession(*args, cwd=cwd, env={"HOME": str(cwd), **(env or {})})
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the child closed the terminal (it exited)
-                    break
-                if not chunk:
-                    break
-                output += chunk
-                if stop_at and stop_at in output.decode(errors="replace"):
-                    break
-        try:
-            code = proc.wait(timeout=max(0.5, deadline - time.monotonic()) if not stop_at else 0.5)
-        except subprocess.TimeoutExpired:
-            code = None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    return code, ANSI.sub("", output.decode(errors="replace")).replace("\r\n", "\n")
+        code = session.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # it waits at a prompt: exactly what must not happen
+        session.proc.kill()
+        session.wait()
+        raise AssertionError(f"vllmctl {' '.join(args)} waited for an answer: {session.seen!r}") from None
+    return code, ANSI.sub("", session.seen).replace("\r\n", "\n")
 
 
 @pytest.fixture
@@ -85,8 +56,10 @@ def one_error_line(output: str) -> str:
 
 def test_on_a_terminal_without_ci_it_does_prompt(repo):
     # The control for every test below: the same terminal does get a prompt when CI is not set.
-    code, output = run_on_tty("add-model", cwd=repo, stop_at="Model name")
-    assert code is None and "Model name (API model id, e.g. llama3):" in output
+    session = TTYSession("add-model", cwd=repo, env={"HOME": str(repo)})
+    session.expect("Model name (API model id, e.g. llama3):")
+    session.proc.kill()
+    session.wait()
 
 
 @pytest.mark.parametrize("how", [{"env": {"CI": "true"}}, {"env": {"CI": "1"}}, {"args": ("--yes",)}])
