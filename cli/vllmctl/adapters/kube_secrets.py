@@ -26,6 +26,19 @@ def _status(e: Exception) -> int | None:
     return getattr(e, "status", None)
 
 
+_ABSENT = object()
+
+
+def _call(cluster: Cluster, doing: str, fn, *args):
+    """One API call with the request timeout; `_ABSENT` for 404, one clear line for the rest."""
+    try:
+        return fn(*args, _request_timeout=REQUEST_TIMEOUT)
+    except Exception as e:  # noqa: BLE001 - mapped by api_error
+        if _status(e) == 404:
+            return _ABSENT
+        raise api_error(e, cluster, doing) from None
+
+
 # -- detection
 
 
@@ -33,27 +46,20 @@ def external_secret_api_served(cluster: Cluster) -> bool:
     """Whether the external-secrets.io/v1 API group serves ExternalSecrets (discovery, readable by all)."""
     from kubernetes import client
 
-    try:
-        resources = client.CustomObjectsApi(cluster.api_client).get_api_resources(
-            GROUP, VERSION, _request_timeout=REQUEST_TIMEOUT)
-    except Exception as e:  # noqa: BLE001
-        if _status(e) == 404:
-            return False
-        raise api_error(e, cluster, f"discover the {GROUP}/{VERSION} API") from None
+    resources = _call(cluster, f"discover the {GROUP}/{VERSION} API",
+                      client.CustomObjectsApi(cluster.api_client).get_api_resources, GROUP, VERSION)
+    if resources is _ABSENT:
+        return False
     return PLURAL in {r.name for r in (resources.resources or [])}
 
 
 def store_exists(cluster: Cluster, store: str) -> bool:
     from kubernetes import client
 
-    try:
-        client.CustomObjectsApi(cluster.api_client).get_cluster_custom_object(
-            GROUP, VERSION, STORE_PLURAL, store, _request_timeout=REQUEST_TIMEOUT)
-    except Exception as e:  # noqa: BLE001
-        if _status(e) == 404:
-            return False
-        raise api_error(e, cluster, f"read ClusterSecretStore {store!r}") from None
-    return True
+    found = _call(cluster, f"read ClusterSecretStore {store!r}",
+                  client.CustomObjectsApi(cluster.api_client).get_cluster_custom_object,
+                  GROUP, VERSION, STORE_PLURAL, store)
+    return found is not _ABSENT
 
 
 def eso_detected(cluster: Cluster, store: str) -> bool:
@@ -82,14 +88,9 @@ def namespace_exists(cluster: Cluster, namespace: str) -> bool:
 def read_secret_value(cluster: Cluster, namespace: str, name: str, key: str) -> str | None:
     from kubernetes import client
 
-    try:
-        secret = client.CoreV1Api(cluster.api_client).read_namespaced_secret(
-            name, namespace, _request_timeout=REQUEST_TIMEOUT)
-    except Exception as e:  # noqa: BLE001
-        if _status(e) == 404:
-            return None
-        raise api_error(e, cluster, f"read Secret {namespace}/{name}") from None
-    raw = (secret.data or {}).get(key)
+    secret = _call(cluster, f"read Secret {namespace}/{name}",
+                   client.CoreV1Api(cluster.api_client).read_namespaced_secret, name, namespace)
+    raw = None if secret is _ABSENT else (secret.data or {}).get(key)
     return base64.b64decode(raw).decode("utf-8") if raw else None
 
 
@@ -105,12 +106,8 @@ def apply_secret(cluster: Cluster, namespace: str, name: str, key: str, value: s
         "data": {key: encoded},
     }
     for _ in range(2):  # a create race with another writer becomes an update
-        try:
-            existing = core.read_namespaced_secret(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-        except Exception as e:  # noqa: BLE001
-            if _status(e) != 404:
-                raise api_error(e, cluster, f"read Secret {namespace}/{name}") from None
-            existing = None
+        existing = _call(cluster, f"read Secret {namespace}/{name}", core.read_namespaced_secret, name, namespace)
+        existing = None if existing is _ABSENT else existing
         try:
             if existing is None:
                 core.create_namespaced_secret(namespace, body, _request_timeout=REQUEST_TIMEOUT)
@@ -132,14 +129,8 @@ def apply_secret(cluster: Cluster, namespace: str, name: str, key: str, value: s
 def delete_secret(cluster: Cluster, namespace: str, name: str) -> bool:
     from kubernetes import client
 
-    try:
-        client.CoreV1Api(cluster.api_client).delete_namespaced_secret(
-            name, namespace, _request_timeout=REQUEST_TIMEOUT)
-    except Exception as e:  # noqa: BLE001
-        if _status(e) == 404:
-            return False
-        raise api_error(e, cluster, f"delete Secret {namespace}/{name}") from None
-    return True
+    return _call(cluster, f"delete Secret {namespace}/{name}",
+                 client.CoreV1Api(cluster.api_client).delete_namespaced_secret, name, namespace) is not _ABSENT
 
 
 # -- ExternalSecrets
@@ -148,13 +139,10 @@ def delete_secret(cluster: Cluster, namespace: str, name: str) -> bool:
 def read_external_secret(cluster: Cluster, namespace: str, name: str) -> dict | None:
     from kubernetes import client
 
-    try:
-        return client.CustomObjectsApi(cluster.api_client).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)
-    except Exception as e:  # noqa: BLE001
-        if _status(e) == 404:
-            return None
-        raise api_error(e, cluster, f"read ExternalSecret {namespace}/{name}") from None
+    found = _call(cluster, f"read ExternalSecret {namespace}/{name}",
+                  client.CustomObjectsApi(cluster.api_client).get_namespaced_custom_object,
+                  GROUP, VERSION, namespace, PLURAL, name)
+    return None if found is _ABSENT else found
 
 
 def apply_external_secret(cluster: Cluster, manifest: dict) -> tuple[str, int]:
@@ -207,14 +195,9 @@ def wait_external_secret(cluster: Cluster, namespace: str, name: str, timeout: f
 def delete_external_secret(cluster: Cluster, namespace: str, name: str) -> bool:
     from kubernetes import client
 
-    try:
-        client.CustomObjectsApi(cluster.api_client).delete_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)
-    except Exception as e:  # noqa: BLE001
-        if _status(e) == 404:
-            return False
-        raise api_error(e, cluster, f"delete ExternalSecret {namespace}/{name}") from None
-    return True
+    return _call(cluster, f"delete ExternalSecret {namespace}/{name}",
+                 client.CustomObjectsApi(cluster.api_client).delete_namespaced_custom_object,
+                 GROUP, VERSION, namespace, PLURAL, name) is not _ABSENT
 
 
 def _namespaced_error(e: Exception, cluster: Cluster, namespace: str, doing: str):

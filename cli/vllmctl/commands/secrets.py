@@ -157,25 +157,31 @@ def _get(kind: str):
     return get
 
 
-def _delete(kind: str):
+def _delete(kind: str, *, vault_too: bool):
+    """delete-* (Vault and the cluster) or delete-*-secret (the cluster only)."""
+    layout = _layout(kind)
+
     def delete(namespace: NamespaceOpt = None, context: ContextOpt = None, yes: YesOpt = False,
                output: OutputOpt = Output.text) -> None:
-        from vllmctl.workflows.secrets import delete_secret
+        from vllmctl.workflows.secrets import delete_cluster_secret, delete_secret
 
-        layout = _layout(kind)
         ctx = _context(namespace, context, yes)
-        confirm(f"Delete the {layout.title} from Vault and namespace {ctx.settings.namespace}?", yes=yes)
-        _report(delete_secret(ctx, layout), layout, output)
+        where = "Vault and namespace" if vault_too else "namespace"
+        confirm(f"Delete the {layout.title} from {where} {ctx.settings.namespace}?", yes=yes)
+        _report((delete_secret if vault_too else delete_cluster_secret)(ctx, layout), layout, output)
 
-    layout = _layout(kind)
-    delete.__doc__ = (f"Delete the {layout.title} from Vault ({layout.vault_path}) and the cluster "
-                      f"(Secret {layout.secret_name}, ExternalSecret {layout.external_secret}).")
+    delete.__doc__ = (
+        f"Delete the {layout.title} from Vault ({layout.vault_path}) and the cluster "
+        f"(Secret {layout.secret_name}, ExternalSecret {layout.external_secret})." if vault_too else
+        f"Delete the Secret {layout.secret_name} and the ExternalSecret {layout.external_secret} "
+        "(Vault is left alone)."
+    )
     return delete
 
 
 def _create_secret(kind: str):
-    def create(ctx: typer.Context, stdin: StdinOpt = False, namespace: NamespaceOpt = None, context: ContextOpt = None,
-               secret_timeout: SecretTimeoutOpt = None, yes: YesOpt = False,
+    def create(ctx: typer.Context, stdin: StdinOpt = False, namespace: NamespaceOpt = None,
+               context: ContextOpt = None, secret_timeout: SecretTimeoutOpt = None, yes: YesOpt = False,
                output: OutputOpt = Output.text) -> None:
         from vllmctl.workflows.secret_values import explicit_value
         from vllmctl.workflows.secrets import create_cluster_secret
@@ -196,30 +202,14 @@ def _create_secret(kind: str):
     return create
 
 
-def _delete_secret(kind: str):
-    def delete(namespace: NamespaceOpt = None, context: ContextOpt = None, yes: YesOpt = False,
-               output: OutputOpt = Output.text) -> None:
-        from vllmctl.workflows.secrets import delete_cluster_secret
-
-        layout = _layout(kind)
-        ctx = _context(namespace, context, yes)
-        confirm(f"Delete the Secret {layout.secret_name} from namespace {ctx.settings.namespace}?", yes=yes)
-        _report(delete_cluster_secret(ctx, layout), layout, output)
-
-    layout = _layout(kind)
-    delete.__doc__ = (f"Delete the Secret {layout.secret_name} and the ExternalSecret {layout.external_secret} "
-                      "(Vault is left alone).")
-    return delete
-
-
 def register(app: typer.Typer) -> None:
     app.command("set-hf-token", context_settings=_NO_ECHO)(set_hf_token)
     app.command("get-hf-token")(_get("hf-token"))
-    app.command("delete-hf-token")(_delete("hf-token"))
+    app.command("delete-hf-token")(_delete("hf-token", vault_too=True))
     app.command("create-hf-token-secret", context_settings=_NO_ECHO)(_create_secret("hf-token"))
-    app.command("delete-hf-token-secret")(_delete_secret("hf-token"))
+    app.command("delete-hf-token-secret")(_delete("hf-token", vault_too=False))
     app.command("set-api-key", context_settings=_NO_ECHO)(set_api_key)
     app.command("get-api-key")(_get("api-key"))
-    app.command("delete-api-key")(_delete("api-key"))
+    app.command("delete-api-key")(_delete("api-key", vault_too=True))
     app.command("create-api-key-secret", context_settings=_NO_ECHO)(_create_secret("api-key"))
-    app.command("delete-api-key-secret")(_delete_secret("api-key"))
+    app.command("delete-api-key-secret")(_delete("api-key", vault_too=False))
