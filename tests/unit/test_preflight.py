@@ -27,7 +27,8 @@ def run(models, f, storage_class="", runtime_class="nvidia", strategy="RollingUp
 
 
 def test_fits():
-    assert run([m("a", requestGPU=2), m("b", requestGPU=1, replicaCount=2, pvcAccessMode="ReadWriteMany")], facts(2, 2)) == []
+    models = [m("a", requestGPU=2), m("b", requestGPU=1, replicaCount=2, pvcAccessMode="ReadWriteMany")]
+    assert run(models, facts(2, 2)) == []
 
 
 def test_model_larger_than_any_node():

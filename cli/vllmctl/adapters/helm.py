@@ -142,7 +142,8 @@ class Helm:
         from pyhelm3 import errors
 
         try:
-            out = await self._cmd.run(["history", release, "--namespace", namespace, "--max", "256", "--output", "json"])
+            out = await self._cmd.run(["history", release, "--namespace", namespace, "--max", "256",
+                                       "--output", "json"])
         except errors.ReleaseNotFoundError:
             return []
         except errors.Error as e:

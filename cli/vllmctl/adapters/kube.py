@@ -22,23 +22,46 @@ DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
     "storageclass.beta.kubernetes.io/is-default-class",
 )
-ES_GROUP, ES_VERSION, ES_PLURAL = "external-secrets.io", "v1", "externalsecrets"
 
 
-def _core(cluster: Cluster):
-    from kubernetes import client
-
-    return client.CoreV1Api(cluster.api_client)
+class ApiFailure(Exception):
+    """A non-2xx answer of the API server (mapped to one line by kube_client.api_error)."""
 
 
-def _json(call, *args, **kwargs):
-    """Call a list/read method and return the raw JSON (skips the client's slow model decoding)."""
-    response = call(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-    return json.loads(response.data)
+def _request(cluster: Cluster, method: str, path: str, *, query: dict | None = None, body=None,
+             content_type: str | None = None, timeout=REQUEST_TIMEOUT, stream: bool = False):
+    """One API call by path, through the client's configuration (auth, TLS, proxy) but without the
+    generated API classes: kubernetes 37 builds pydantic validators for every method of e.g.
+    CoreV1Api on import (about 0.4 s), more than a whole deploy's API calls take. Returns the
+    decoded JSON, or the streaming urllib3 response with `stream`."""
+    from kubernetes.client.exceptions import ApiException
+
+    api = cluster.api_client
+    headers = {"Accept": "application/json"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
+    method, url, headers, body, _ = api.param_serialize(
+        method=method, resource_path=path, query_params=params, header_params=headers, body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
+    if not 200 <= response.status <= 299:
+        data = response.read()
+        raise ApiException(status=response.status, reason=response.reason,
+                           body=data.decode(errors="replace") if isinstance(data, bytes) else data)
+    if stream:
+        return response.response
+    data = response.read()
+    return json.loads(data) if data else {}
 
 
-def _items(call, *args, **kwargs) -> list[dict]:
-    return _json(call, *args, **kwargs).get("items") or []
+def _get(cluster: Cluster, path: str, **query) -> dict:
+    return _request(cluster, "GET", path, query=query)
+
+
+def _items(cluster: Cluster, path: str, **query) -> list[dict]:
+    return _get(cluster, path, **query).get("items") or []
 
 
 def _is_status(e: Exception, *codes: int) -> bool:
@@ -46,83 +69,83 @@ def _is_status(e: Exception, *codes: int) -> bool:
 
 
 # ---------------------------------------------------------------------- namespaces
-def read_namespace(cluster: Cluster, namespace: str) -> dict | None:
-    from kubernetes.client.exceptions import ApiException
+def _ns(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}"
 
+
+def read_namespace(cluster: Cluster, namespace: str) -> dict | None:
     try:
-        return _json(_core(cluster).read_namespace, namespace)
-    except ApiException as e:
-        if e.status == 404:
+        return _get(cluster, _ns(namespace))
+    except Exception as e:  # noqa: BLE001 - API and transport errors alike
+        if _is_status(e, 404):
             return None
-        raise api_error(e, cluster, f"read namespace {namespace!r}") from None
-    except Exception as e:  # noqa: BLE001 - transport errors
         raise api_error(e, cluster, f"read namespace {namespace!r}") from None
 
 
 def ensure_namespace(cluster: Cluster, namespace: str) -> bool:
     """Create the namespace with the Pod Security labels, or add missing labels; True when created."""
-    from kubernetes.client.exceptions import ApiException
+    from vllmctl.errors import OperationFailed
 
     existing = read_namespace(cluster, namespace)
-    core = _core(cluster)
     try:
         if existing is None:
-            core.create_namespace({"metadata": {"name": namespace, "labels": PSA_LABELS}},
-                                  _request_timeout=REQUEST_TIMEOUT)
+            _request(cluster, "POST", "/api/v1/namespaces",
+                     body={"apiVersion": "v1", "kind": "Namespace",
+                           "metadata": {"name": namespace, "labels": PSA_LABELS}})
             return True
         if (existing.get("status") or {}).get("phase") == "Terminating":
-            from vllmctl.errors import OperationFailed
-
             raise OperationFailed(f"namespace {namespace!r} is being deleted; wait until it is gone, then retry.")
         labels = (existing.get("metadata") or {}).get("labels") or {}
         missing = {k: v for k, v in PSA_LABELS.items() if k not in labels}
         if missing:
-            core.patch_namespace(namespace, {"metadata": {"labels": missing}}, _request_timeout=REQUEST_TIMEOUT)
+            _request(cluster, "PATCH", _ns(namespace), body={"metadata": {"labels": missing}},
+                     content_type="application/merge-patch+json")
         return False
-    except ApiException as e:
-        if e.status == 409:
+    except OperationFailed:
+        raise
+    except Exception as e:  # noqa: BLE001
+        if _is_status(e, 409):
             return False
         raise api_error(e, cluster, f"create namespace {namespace!r}") from None
 
 
-def delete_namespace(cluster: Cluster, namespace: str) -> bool:
+def _delete(cluster: Cluster, path: str, what: str) -> bool:
     """False when it did not exist."""
-    from kubernetes.client.exceptions import ApiException
-
     try:
-        _core(cluster).delete_namespace(namespace, _request_timeout=REQUEST_TIMEOUT)
+        _request(cluster, "DELETE", path)
         return True
-    except ApiException as e:
-        if e.status == 404:
+    except Exception as e:  # noqa: BLE001
+        if _is_status(e, 404):
             return False
-        raise api_error(e, cluster, f"delete namespace {namespace!r}") from None
+        raise api_error(e, cluster, f"delete {what}") from None
+
+
+def delete_namespace(cluster: Cluster, namespace: str) -> bool:
+    return _delete(cluster, _ns(namespace), f"namespace {namespace!r}")
 
 
 def leftovers(cluster: Cluster, namespace: str) -> list[str]:
     """What else lives in the namespace (besides what Kubernetes puts in every namespace and what is
     already being deleted): the namespace is deleted only when this is empty."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    core, apps, batch = _core(cluster), client.AppsV1Api(cluster.api_client), client.BatchV1Api(cluster.api_client)
+    apps, batch = f"/apis/apps/v1/namespaces/{namespace}", f"/apis/batch/v1/namespaces/{namespace}"
+    core = _ns(namespace)
     found = []
     try:
         checks = [
-            ("Deployment", _items(apps.list_namespaced_deployment, namespace)),
-            ("StatefulSet", _items(apps.list_namespaced_stateful_set, namespace)),
-            ("DaemonSet", _items(apps.list_namespaced_daemon_set, namespace)),
-            ("Job", _items(batch.list_namespaced_job, namespace)),
-            ("Service", _items(core.list_namespaced_service, namespace)),
-            ("PersistentVolumeClaim", _items(core.list_namespaced_persistent_volume_claim, namespace)),
-            ("ConfigMap", [c for c in _items(core.list_namespaced_config_map, namespace)
+            ("Deployment", _items(cluster, f"{apps}/deployments")),
+            ("StatefulSet", _items(cluster, f"{apps}/statefulsets")),
+            ("DaemonSet", _items(cluster, f"{apps}/daemonsets")),
+            ("Job", _items(cluster, f"{batch}/jobs")),
+            ("Service", _items(cluster, f"{core}/services")),
+            ("PersistentVolumeClaim", _items(cluster, f"{core}/persistentvolumeclaims")),
+            ("ConfigMap", [c for c in _items(cluster, f"{core}/configmaps")
                            if c["metadata"]["name"] != "kube-root-ca.crt"]),
-            ("Secret", [s for s in _items(core.list_namespaced_secret, namespace)
+            ("Secret", [s for s in _items(cluster, f"{core}/secrets")
                         if s.get("type") != "kubernetes.io/service-account-token"]),
             # bare pods (no owner): owned ones go with their Deployment/Job
-            ("Pod", [p for p in _items(core.list_namespaced_pod, namespace)
-                     if not p["metadata"].get("ownerReferences")]),
+            ("Pod", [p for p in _items(cluster, f"{core}/pods") if not p["metadata"].get("ownerReferences")]),
         ]
-    except ApiException as e:
+    except Exception as e:  # noqa: BLE001
         raise api_error(e, cluster, f"list what is left in namespace {namespace!r}") from None
     for kind, items in checks:
         for item in items:
@@ -132,112 +155,67 @@ def leftovers(cluster: Cluster, namespace: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------- workloads
-def list_deployments(cluster: Cluster, namespace: str) -> list[dict]:
-    from kubernetes import client
-
+def _list(cluster: Cluster, path: str, what: str, **query) -> list[dict]:
     try:
-        return _items(client.AppsV1Api(cluster.api_client).list_namespaced_deployment, namespace)
+        return _items(cluster, path, **query)
     except Exception as e:  # noqa: BLE001
-        raise api_error(e, cluster, f"list Deployments in {namespace!r}") from None
+        raise api_error(e, cluster, f"list {what}") from None
+
+
+def list_deployments(cluster: Cluster, namespace: str) -> list[dict]:
+    return _list(cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments", f"Deployments in {namespace!r}")
 
 
 def list_pods(cluster: Cluster, namespace: str, selector: str | None = None) -> list[dict]:
-    try:
-        return _items(_core(cluster).list_namespaced_pod, namespace, label_selector=selector or "")
-    except Exception as e:  # noqa: BLE001
-        raise api_error(e, cluster, f"list pods in {namespace!r}") from None
+    return _list(cluster, f"{_ns(namespace)}/pods", f"pods in {namespace!r}", labelSelector=selector)
 
 
 def list_events(cluster: Cluster, namespace: str) -> list[dict]:
-    try:
-        return _items(_core(cluster).list_namespaced_event, namespace, field_selector="type=Warning")
-    except Exception as e:  # noqa: BLE001
-        raise api_error(e, cluster, f"list events in {namespace!r}") from None
+    return _list(cluster, f"{_ns(namespace)}/events", f"events in {namespace!r}", fieldSelector="type=Warning")
 
 
 def read_service(cluster: Cluster, namespace: str, name: str) -> dict | None:
-    from kubernetes.client.exceptions import ApiException
-
     try:
-        return _json(_core(cluster).read_namespaced_service, name, namespace)
-    except ApiException as e:
-        if e.status == 404:
-            return None
-        raise api_error(e, cluster, f"read Service {name!r}") from None
+        return _get(cluster, f"{_ns(namespace)}/services/{name}")
     except Exception as e:  # noqa: BLE001
+        if _is_status(e, 404):
+            return None
         raise api_error(e, cluster, f"read Service {name!r}") from None
 
 
 def list_services(cluster: Cluster, namespace: str) -> list[dict]:
-    try:
-        return _items(_core(cluster).list_namespaced_service, namespace)
-    except Exception as e:  # noqa: BLE001
-        raise api_error(e, cluster, f"list Services in {namespace!r}") from None
+    return _list(cluster, f"{_ns(namespace)}/services", f"Services in {namespace!r}")
 
 
 # ---------------------------------------------------------------------- storage
 def list_pvcs(cluster: Cluster, namespace: str) -> list[dict]:
-    try:
-        return _items(_core(cluster).list_namespaced_persistent_volume_claim, namespace)
-    except Exception as e:  # noqa: BLE001
-        raise api_error(e, cluster, f"list PersistentVolumeClaims in {namespace!r}") from None
+    return _list(cluster, f"{_ns(namespace)}/persistentvolumeclaims", f"PersistentVolumeClaims in {namespace!r}")
 
 
 def delete_pvc(cluster: Cluster, namespace: str, name: str) -> None:
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        _core(cluster).delete_namespaced_persistent_volume_claim(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-    except ApiException as e:
-        if e.status != 404:
-            raise api_error(e, cluster, f"delete PersistentVolumeClaim {name!r}") from None
-
-
-# ---------------------------------------------------------------------- secrets (fallback for uninstall)
-def delete_secret(cluster: Cluster, namespace: str, name: str) -> bool:
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        _core(cluster).delete_namespaced_secret(name, namespace, _request_timeout=REQUEST_TIMEOUT)
-        return True
-    except ApiException as e:
-        if e.status == 404:
-            return False
-        raise api_error(e, cluster, f"delete Secret {name!r}") from None
-
-
-def delete_external_secret(cluster: Cluster, namespace: str, name: str) -> bool:
-    """False when it (or the ExternalSecret CRD) does not exist."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        client.CustomObjectsApi(cluster.api_client).delete_namespaced_custom_object(
-            ES_GROUP, ES_VERSION, namespace, ES_PLURAL, name, _request_timeout=REQUEST_TIMEOUT
-        )
-        return True
-    except ApiException as e:
-        if e.status == 404:
-            return False
-        raise api_error(e, cluster, f"delete ExternalSecret {name!r}") from None
+    _delete(cluster, f"{_ns(namespace)}/persistentvolumeclaims/{name}", f"PersistentVolumeClaim {name!r}")
 
 
 # ---------------------------------------------------------------------- preflight facts
 def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> ClusterFacts:
     """Nodes with their free GPUs (not counting this release's own pods, which an update replaces),
-    storage classes, runtime classes."""
-    from kubernetes import client
+    storage classes, runtime classes. The four reads run in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
 
+    reads = {
+        "nodes": ("/api/v1/nodes", {}),
+        "pods": ("/api/v1/pods", {"fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"}),
+        "classes": ("/apis/storage.k8s.io/v1/storageclasses", {}),
+        "runtimes": ("/apis/node.k8s.io/v1/runtimeclasses", {}),
+    }
     try:
-        nodes = _items(_core(cluster).list_node)
-        pods = _items(_core(cluster).list_pod_for_all_namespaces,
-                      field_selector="status.phase!=Succeeded,status.phase!=Failed")
-        classes = _items(client.StorageV1Api(cluster.api_client).list_storage_class)
-        runtimes = _items(client.NodeV1Api(cluster.api_client).list_runtime_class)
+        with ThreadPoolExecutor(len(reads)) as pool:
+            futures = {k: pool.submit(_items, cluster, path, **q) for k, (path, q) in reads.items()}
+            got = {k: f.result() for k, f in futures.items()}
     except Exception as e:  # noqa: BLE001
         raise api_error(e, cluster, "read nodes, storage classes and runtime classes") from None
     used: dict[str, int] = {}
-    for pod in pods:
+    for pod in got["pods"]:
         meta = pod["metadata"]
         node = (pod.get("spec") or {}).get("nodeName")
         if not node or meta.get("deletionTimestamp"):
@@ -247,7 +225,7 @@ def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> Clu
             continue
         used[node] = used.get(node, 0) + pod_gpus(pod)
     node_facts = []
-    for n in nodes:
+    for n in got["nodes"]:
         allocatable = (n.get("status") or {}).get("allocatable") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                     for c in (n.get("status") or {}).get("conditions") or [])
@@ -258,6 +236,7 @@ def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> Clu
         name = n["metadata"]["name"]
         node_facts.append(NodeFacts(name, gpus, used.get(name, 0),
                                     ready and not (n.get("spec") or {}).get("unschedulable")))
+    classes = got["classes"]
     default = next((c["metadata"]["name"] for c in classes
                     if any((c["metadata"].get("annotations") or {}).get(a) == "true"
                            for a in DEFAULT_CLASS_ANNOTATIONS)), None)
@@ -265,7 +244,7 @@ def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> Clu
         nodes=node_facts,
         storage_classes=[c["metadata"]["name"] for c in classes],
         default_storage_class=default,
-        runtime_classes=[r["metadata"]["name"] for r in runtimes],
+        runtime_classes=[r["metadata"]["name"] for r in got["runtimes"]],
     )
 
 
@@ -273,19 +252,11 @@ def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> Clu
 def stream_logs(cluster: Cluster, namespace: str, pod: str, container: str | None, *, follow: bool,
                 tail: int | None) -> Iterator[str]:
     """Lines of a container's log; with follow, until the container (or the connection) ends."""
-    from kubernetes.client.exceptions import ApiException
-
-    kwargs = {"follow": follow, "_preload_content": False}
-    if container:
-        kwargs["container"] = container
-    if tail is not None and tail >= 0:
-        kwargs["tail_lines"] = tail
-    if not follow:
-        kwargs["_request_timeout"] = 60
+    query = {"container": container, "follow": "true" if follow else None,
+             "tailLines": tail if tail is not None and tail >= 0 else None}
     try:
-        response = _core(cluster).read_namespaced_pod_log(pod, namespace, **kwargs)
-    except ApiException as e:
-        raise api_error(e, cluster, f"read the logs of pod {pod!r}") from None
+        response = _request(cluster, "GET", f"{_ns(namespace)}/pods/{pod}/log", query=query, stream=True,
+                            timeout=None if follow else 60)
     except Exception as e:  # noqa: BLE001
         raise api_error(e, cluster, f"read the logs of pod {pod!r}") from None
     pending = b""

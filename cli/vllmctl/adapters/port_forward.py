@@ -131,7 +131,7 @@ def forward(cluster: Cluster, namespace: str, service_or_pod: str, remote_port: 
         while not stop.is_set():
             try:
                 conn, _ = listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -8,6 +8,7 @@ once a problem has lasted longer than the --stuck-after threshold instead of sit
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 IMAGE_PULL = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -47,10 +48,8 @@ def pod_gpus(pod: dict) -> int:
         value = (resources.get("limits") or {}).get("nvidia.com/gpu") or (resources.get("requests") or {}).get(
             "nvidia.com/gpu"
         )
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             total += int(value or 0)
-        except (TypeError, ValueError):
-            pass
     return total
 
 

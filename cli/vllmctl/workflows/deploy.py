@@ -75,10 +75,10 @@ def _step(opts: DeployOptions, text: str) -> None:
         opts.on_step(text)
 
 
-def connect(settings: Settings) -> Context:
+def connect(settings: Settings, chart: ChartRef | None = None) -> Context:
     from vllmctl.adapters.kube_client import connect as kube_connect
 
-    chart = chart_source.resolve(settings)
+    chart = chart or chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
     cluster = kube_connect(settings.kube_context)
     return Context(settings, chart, cluster, Helm(cluster))
@@ -115,14 +115,10 @@ def _deployed_models(values: dict) -> dict[str, tuple[int, int]]:
     return out
 
 
-def run_preflight(ctx: Context, models, deployed_values: dict | None) -> list[preflight_core.Finding]:
-    s = ctx.settings
-    facts = kube.cluster_facts(ctx.cluster, s.release, s.namespace)
-    facts = preflight_core.ClusterFacts(
-        nodes=facts.nodes, storage_classes=facts.storage_classes,
-        default_storage_class=facts.default_storage_class, runtime_classes=facts.runtime_classes,
-        deployed=_deployed_models(deployed_values or {}),
-    )
+def check_facts(s: Settings, facts, models, deployed_values: dict | None) -> list[preflight_core.Finding]:
+    import dataclasses
+
+    facts = dataclasses.replace(facts, deployed=_deployed_models(deployed_values or {}))
     return preflight_core.check(models, facts, storage_class=s.storage_class, runtime_class=s.runtime_class,
                                 update_strategy=s.update_strategy)
 
@@ -144,23 +140,36 @@ def _render(settings: Settings, hf_token_models, models):
     return rendered
 
 
-async def _gather(*coros):
+async def _release_state(helm: Helm, s: Settings):
+    """(newest revision, its values, its manifest): one helm history, then the two reads in parallel."""
     import asyncio
 
-    return await asyncio.gather(*coros)
+    current = await helm.latest(s.release, s.namespace)
+    if current is None or current.pending or current.status == "uninstalled":
+        return current, None, ""
+    values, manifest = await asyncio.gather(helm.values(s.release, s.namespace),
+                                            helm.manifest(s.release, s.namespace))
+    return current, values, manifest
 
 
 def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
+    from concurrent.futures import ThreadPoolExecutor
+
     chart = chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
     loaded = models_wf.load(settings)
-    ctx = connect(settings)
+    ctx = connect(settings, chart)
     s, helm = ctx.settings, ctx.helm
     enabled = [m for m in loaded.models if m.enabled]
     result = DeployResult(s.release, s.namespace, chart.label, [m.name for m in enabled], changed=False,
                           dry_run=opts.dry_run, warnings=list(loaded.warnings), endpoint=endpoint_of(s))
 
-    current = helm.run(helm.latest(s.release, s.namespace))
+    # The cluster facts (API server) and the release state (helm) are read at the same time.
+    with ThreadPoolExecutor(1) as pool:
+        facts = None if opts.skip_preflight else pool.submit(
+            kube.cluster_facts, ctx.cluster, s.release, s.namespace)
+        current, deployed_values, deployed_manifest = helm.run(_release_state(helm, s))
+        facts = facts.result() if facts is not None else None
     if current is not None and current.pending:
         raise pending_error(current, s)
     if current is not None and current.status == "uninstalled":
@@ -168,14 +177,10 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     if opts.mode == "upgrade" and current is None:
         raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {ctx.cluster.describe()}: "
                            "run `vllmctl install` first.")
-    deployed_values, deployed_manifest = None, ""
-    if current is not None:
-        deployed_values, deployed_manifest = helm.run(_gather(
-            helm.values(s.release, s.namespace), helm.manifest(s.release, s.namespace)))
 
-    if not opts.skip_preflight:
+    if facts is not None:
         _step(opts, "checking the cluster (preflight)")
-        result.findings = run_preflight(ctx, enabled, deployed_values)
+        result.findings = check_facts(s, facts, enabled, deployed_values)
         failure = preflight_failure(result.findings)
         if failure:
             raise failure
@@ -201,12 +206,13 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
         result.plan = plan_core.Plan()
         result.revision = current.revision
         return result
-    _step(opts, "rendering the chart")
-    new_manifest = helm.run(helm.template(s.release, chart, values, s.namespace))
-    result.plan = plan_core.plan(deployed_manifest, new_manifest)
-    if result.plan.empty and current is not None and current.status == "deployed":
-        result.revision = current.revision
-        return result
+    if current is not None or opts.dry_run:  # a first install needs no plan: everything is new
+        _step(opts, "rendering the chart")
+        new_manifest = helm.run(helm.template(s.release, chart, values, s.namespace))
+        result.plan = plan_core.plan(deployed_manifest, new_manifest)
+        if result.plan.empty and current is not None and current.status == "deployed":
+            result.revision = current.revision
+            return result
     result.changed = True
     if opts.dry_run:
         return result
@@ -271,7 +277,8 @@ def preflight(settings: Settings) -> list[preflight_core.Finding]:
     s = ctx.settings
     current = ctx.helm.run(ctx.helm.latest(s.release, s.namespace))
     values = ctx.helm.run(ctx.helm.values(s.release, s.namespace)) if current and not current.pending else None
-    return run_preflight(ctx, [m for m in loaded.models if m.enabled], values)
+    facts = kube.cluster_facts(ctx.cluster, s.release, s.namespace)
+    return check_facts(s, facts, [m for m in loaded.models if m.enabled], values)
 
 
 # ---------------------------------------------------------------------- rollback / history

@@ -26,7 +26,7 @@ def _cluster(settings: Settings):
 def _age(created: str, now: dt.datetime | None = None) -> str:
     if not created:
         return "-"
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     seconds = int((now - dt.datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

@@ -1,0 +1,95 @@
+"""`vllmctl install` of 10 models (not waiting for pods) beside a bare `helm upgrade --install` of the
+same chart and values, and a no-op `vllmctl upgrade`, against a local API server started here
+(tests/env). Targets: install overhead under 1.3x bare helm; no-op upgrade under 2 s."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "cli")]
+
+MODELS = 10
+ROUNDS = 3
+OVERHEAD_TARGET = 1.3
+NOOP_TARGET_S = 2.0
+
+
+def _start_cluster(workdir: Path):
+    from tests.env.kube import KubeEnv
+    from tests.env.kubelet import FakeKubelet
+    from tests.env.pki import PKI
+
+    pki = PKI(workdir / "pki")
+    pair = pki.serving_cert("kubelet", dns=("localhost", "gpu-node-1"))
+    kubelet = FakeKubelet(pair.cert_file, pair.key_file)
+    return KubeEnv(workdir / "kube", pki=pki, kubelet=kubelet).start(), kubelet
+
+
+def _models_yaml(path: Path) -> None:
+    import yaml
+
+    entries = [{"name": f"model-{i}", "modelURL": f"example-org/model-{i}", "requestCPU": 1,
+                "requestMemory": "1Gi", "requestGPU": 0, "pvcStorage": "1Gi", "hfTokenRequired": False}
+               for i in range(MODELS)]
+    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+
+
+def _timed(argv: list[str], env: dict, cwd: Path, stdin: str = "") -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, input=stdin, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
+    return elapsed
+
+
+def main() -> int:
+    from tests.env.procs import helm_binary
+
+    chart = REPO / "tests" / "charts" / "vllm-stack"
+    with tempfile.TemporaryDirectory(prefix="vllmctl-bench-install-") as tmp:
+        work = Path(tmp)
+        cluster, kubelet = _start_cluster(work)
+        try:
+            _models_yaml(work / "models.yaml")
+            env = {**os.environ, **cluster.env(), "VLLM_CHART": str(chart), "VLLM_RUNTIME_CLASS": "",
+                   "VLLM_API_KEY_ENABLED": "false", "PYTHONPATH": str(REPO / "cli")}
+            env.pop("CI", None)
+            vllmctl = [sys.executable, "-m", "vllmctl.main"]
+            # the same values vllmctl hands helm
+            subprocess.run([*vllmctl, "render", "--output-dir", str(work / "out")], env=env, cwd=work,
+                           check=True, capture_output=True)
+            values = (work / "out" / "values.yaml").read_text()
+            helm = helm_binary()
+            bare, tool, noop = [], [], []
+            for i in range(ROUNDS):
+                bare.append(_timed([helm, "upgrade", "--install", "vllm", str(chart), "--namespace", f"bare-{i}",
+                                    "--create-namespace", "--values", "-"], env, work, values))
+                tool.append(_timed([*vllmctl, "install", "--no-wait", "--namespace", f"tool-{i}"], env, work))
+                noop.append(_timed([*vllmctl, "upgrade", "--namespace", f"tool-{i}"], env, work))
+        finally:
+            cluster.stop()
+            kubelet.close()
+    b, t, n = statistics.median(bare), statistics.median(tool), statistics.median(noop)
+    ratio = t / b
+    print(f"   bare helm upgrade --install, {MODELS} models: {b:6.2f} s (median of {ROUNDS})")
+    print(f"   vllmctl install --no-wait,   {MODELS} models: {t:6.2f} s")
+    print(f"   vllmctl upgrade (no changes):            {n:6.2f} s")
+    print(f"   install / bare helm: {ratio:.2f}x (target < {OVERHEAD_TARGET}x): "
+          f"{'ok' if ratio < OVERHEAD_TARGET else 'OVER TARGET'}")
+    print(f"   no-op upgrade < {NOOP_TARGET_S} s: {'ok' if n < NOOP_TARGET_S else 'OVER TARGET'}")
+    print(json.dumps({"bare_s": round(b, 3), "install_s": round(t, 3), "noop_upgrade_s": round(n, 3),
+                      "ratio": round(ratio, 3)}))
+    return 0 if ratio < OVERHEAD_TARGET and n < NOOP_TARGET_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
