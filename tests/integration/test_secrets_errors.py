@@ -143,3 +143,12 @@ def test_missing_values_and_confirmations(kube_env, namespace, eso_absent, tmp_p
     assert r.code == 2 and "VLLM_HF_TOKEN" in _one_line(r) and "set-hf-token --stdin" in r.stderr
     r = run_cli("set-hf-token", "--secret-timeout", "soon", "--stdin", input="x", env=env, cwd=tmp_path)
     assert r.code == 2 and "--secret-timeout" in _one_line(r)
+
+
+def test_eso_without_vault_address(kube_env, namespace, api, eso, tmp_path):
+    env = secrets_env(kube_env, namespace, tmp_path)  # ESO present, VAULT_ADDR unset
+    r = run_cli("set-api-key", "--stdin", input="k-novault", env=env, cwd=tmp_path)
+    assert r.code == 2
+    assert "VAULT_ADDR is not set" in _one_line(r) and "vault-secret-store" in r.stderr
+    assert read_external_secret(api, namespace, "vllm-api-key-external-secret") is None
+    assert read_secret(api, namespace, "vllm-api-key") is None
