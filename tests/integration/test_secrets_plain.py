@@ -121,3 +121,23 @@ def test_no_namespace_and_no_vault_is_refused(kube_env, tmp_path):
     assert r.code == 2
     assert "no-such-namespace-x1" in r.stderr and "create-namespace" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_show_in_json_and_get_with_empty_vault(kube_env, vault_env, namespace, api, tmp_path):
+    import json
+
+    vault_delete(vault_env, "vllm/api-key")
+    env = secrets_env(kube_env, namespace, tmp_path, vault_env)
+    r = run_cli("set-api-key", "--show", "-o", "json", env=env, cwd=tmp_path)
+    assert r.code == 0, r.stderr
+    doc = json.loads(r.stdout)  # one JSON document, the key inside it
+    assert doc["generated"] is True and doc["externalSecretsOperator"] is False
+    assert doc["apiKey"] == secret_value(api, namespace, "vllm-api-key", "api-key")
+    # Vault empty but a Secret there: get falls back to the Secret
+    vault_delete(vault_env, "vllm/api-key")
+    r = run_cli("get-api-key", env=env, cwd=tmp_path)
+    assert (r.code, r.stdout) == (0, doc["apiKey"] + "\n")
+    # Vault empty and no cluster credentials: Vault's answer is the message
+    vault_delete(vault_env, "vllm/huggingface")
+    r = run_cli("get-hf-token", env={**env, "KUBECONFIG": str(tmp_path / "none")}, cwd=tmp_path)
+    assert r.code == 2 and "nothing is stored at secret/vllm/huggingface" in r.stderr

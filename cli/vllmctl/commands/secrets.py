@@ -54,10 +54,11 @@ def _refuse_arguments(ctx: typer.Context, env_var: str) -> None:
         )
 
 
-def _report(outcome, layout, output: Output) -> None:
+def _report(outcome, layout, output: Output, **extra) -> None:
     if output is Output.json:
         console.emit_json({"secret": layout.kind, "externalSecretsOperator": outcome.eso,
-                           "generated": outcome.generated, "done": outcome.done, "warnings": outcome.warnings})
+                           "generated": outcome.generated, "done": outcome.done, "warnings": outcome.warnings,
+                           **extra})
         return
     for line in outcome.warnings:
         console.warn(line)
@@ -138,8 +139,9 @@ def set_api_key(
         API_KEY, sctx.prompt, "API key (input hidden, empty to generate one)")
     generated = value is None
     key = value or generate_api_key()
-    _report(wf.set_secret(sctx, API_KEY, key, generated=generated), API_KEY, output)
-    if show:
+    outcome = wf.set_secret(sctx, API_KEY, key, generated=generated)
+    _report(outcome, API_KEY, output, **({"apiKey": key} if show else {}))
+    if show and output is Output.text:
         console.data(key)
     elif generated and output is Output.text:
         console.info("A new API key was generated: print it with `vllmctl get-api-key` (or pass --show).")

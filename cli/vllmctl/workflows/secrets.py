@@ -20,7 +20,7 @@ from vllmctl.core.external_secret import external_secret_manifest
 from vllmctl.core.hf_policy import SEED_GATED_PREFIXES, needs_hf_token
 from vllmctl.core.secret_layout import API_KEY, HF_TOKEN, SecretLayout
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput, MissingAnswer, Unreachable
+from vllmctl.errors import InvalidInput, MissingAnswer, Unreachable, VllmctlError
 from vllmctl.workflows.secret_values import Prompt, ask_value, generate_api_key, vault_token
 
 
@@ -219,8 +219,8 @@ def get_secret(ctx: SecretContext, layout: SecretLayout) -> str:
             absent = e
     try:
         value = ks.read_secret_value(ctx.cluster, ctx.settings.namespace, layout.secret_name, layout.secret_key)
-    except Unreachable:
-        if absent is not None:
+    except VllmctlError:
+        if absent is not None:  # Vault answered: its "nothing there" is the clearer message
             raise _absent_error(absent, layout) from None
         raise
     if value:
