@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import yaml
 
 from tests.helpers import run_cli
+from tests.integration.secrets_support import wait_for  # noqa: F401 - shared with the deploy tests
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "vllm-stack"
 
@@ -52,12 +52,12 @@ def helm_revisions(kube_env, helm_bin, namespace, release="vllm") -> list[dict]:
     return json.loads(out.stdout) if out.returncode == 0 else []
 
 
-def wait_for(predicate, timeout=20.0, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+def namespace_going(kube_env, name: str) -> bool:
+    """The namespace is gone or being deleted."""
+    from kubernetes import client
+
+    with kube_env.api_client() as api:
+        try:
+            return client.CoreV1Api(api).read_namespace(name).status.phase == "Terminating"
+        except client.exceptions.ApiException as e:
+            return e.status == 404

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, wait_for, write_models
+from tests.integration.deploy_helpers import (
+    helm_revisions,
+    model,
+    namespace_going,
+    vllmctl,
+    wait_for,
+    write_models,
+)
 
 
 def _claims(kube_env, namespace):
@@ -48,13 +55,7 @@ def test_uninstall_delete_data(tmp_path, kube_env, helm_bin, namespace):
     assert r.code == 0, r.output
     assert "deleted model caches: vllm-alpha-storage-claim" in r.stderr
     assert "deleted namespace" in r.stderr
-    with kube_env.api_client() as api:
-        def gone_or_terminating():
-            try:
-                return client.CoreV1Api(api).read_namespace(namespace).status.phase == "Terminating"
-            except client.exceptions.ApiException as e:
-                return e.status == 404
-        wait_for(gone_or_terminating, what="namespace deletion")
+    wait_for(lambda: namespace_going(kube_env, namespace), what="namespace deletion")
 
 
 def test_namespace_with_other_things_is_kept(tmp_path, kube_env, helm_bin, namespace):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.deploy_helpers import model, vllmctl, wait_for, write_models
+from tests.integration.deploy_helpers import model, namespace_going, vllmctl, wait_for, write_models
 
 
 @pytest.fixture
@@ -90,10 +90,4 @@ def test_create_and_delete_namespace(tmp_path, kube_env, namespace):
     assert labels["pod-security.kubernetes.io/warn"] == "baseline"
     assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
     assert vllmctl(tmp_path, kube_env, name, "delete-namespace").code == 0
-    with kube_env.api_client() as api:
-        def gone():
-            try:
-                return client.CoreV1Api(api).read_namespace(name).status.phase == "Terminating"
-            except client.exceptions.ApiException as e:
-                return e.status == 404
-        wait_for(gone, what="namespace deletion")
+    wait_for(lambda: namespace_going(kube_env, name), what="namespace deletion")

@@ -141,28 +141,29 @@ def _print_plan(plan) -> None:
         console.data(change.diff if change.diff.endswith("\n") else change.diff + "\n")
 
 
-def install(
-    models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
-    chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
-    timeout: TimeoutOpt = None, atomic: AtomicOpt = None, wait: WaitOpt = True, dry_run: DryRunOpt = False,
-    skip_preflight: SkipPreflightOpt = False, stuck_after: StuckAfterOpt = None, update_strategy: StrategyOpt = None,
-    api_key: ApiKeyOpt = None, detailed_exit_code: DetailedOpt = False, yes: YesOpt = False,
-    output: OutputOpt = Output.text,
-) -> int:
-    """Install (or bring up to date) the stack: preflight, namespace, secrets, helm upgrade --install, wait."""
-    return _run_deploy("install", **locals())
+def _deploy_command(mode: str, doc: str):
+    """install and upgrade take the same flags; only the mode differs."""
+
+    def command(
+        models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
+        chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
+        timeout: TimeoutOpt = None, atomic: AtomicOpt = None, wait: WaitOpt = True, dry_run: DryRunOpt = False,
+        skip_preflight: SkipPreflightOpt = False, stuck_after: StuckAfterOpt = None,
+        update_strategy: StrategyOpt = None, api_key: ApiKeyOpt = None, detailed_exit_code: DetailedOpt = False,
+        yes: YesOpt = False, output: OutputOpt = Output.text,
+    ) -> int:
+        flags = {k: v for k, v in locals().items() if k != "mode"}
+        return _run_deploy(mode, **flags)
+
+    command.__doc__ = doc
+    command.__name__ = mode
+    return command
 
 
-def upgrade(
-    models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
-    chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
-    timeout: TimeoutOpt = None, atomic: AtomicOpt = None, wait: WaitOpt = True, dry_run: DryRunOpt = False,
-    skip_preflight: SkipPreflightOpt = False, stuck_after: StuckAfterOpt = None, update_strategy: StrategyOpt = None,
-    api_key: ApiKeyOpt = None, detailed_exit_code: DetailedOpt = False, yes: YesOpt = False,
-    output: OutputOpt = Output.text,
-) -> int:
-    """Upgrade the existing release from models.yaml (no new revision when nothing changed)."""
-    return _run_deploy("upgrade", **locals())
+install = _deploy_command(
+    "install", "Install (or bring up to date) the stack: preflight, namespace, secrets, helm upgrade --install, wait.")
+upgrade = _deploy_command(
+    "upgrade", "Upgrade the existing release from models.yaml (no new revision when nothing changed).")
 
 
 def diff(

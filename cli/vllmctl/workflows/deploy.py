@@ -237,10 +237,11 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     outcome = watch(ctx.cluster, s.namespace, targets, timeout_s=seconds(timeout),
                     stuck_after_s=seconds(s.stuck_after), on_progress=opts.on_progress)
     if not outcome.ok:
+        reason = outcome.reason.rstrip(".")
         if opts.atomic:
             undone = _undo(ctx, current)
-            raise RolloutFailed(f"rollout failed: {outcome.reason}; {undone}.")
-        raise RolloutFailed(f"rollout failed: {outcome.reason}.",
+            raise RolloutFailed(f"rollout failed: {reason}; {undone}.")
+        raise RolloutFailed(f"rollout failed: {reason}.",
                             hint=f"Fix it and upgrade again, or `vllmctl rollback` to revision "
                                  f"{current.revision}." if current else "Fix it and install again, or "
                                  "`vllmctl uninstall`.")
