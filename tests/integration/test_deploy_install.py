@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from kubernetes import client
 
 from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
@@ -51,6 +53,13 @@ def test_upgrade_revisions(tmp_path, kube_env, helm_bin, namespace):
     assert up.code == 0, up.output
     assert [r["revision"] for r in helm_revisions(kube_env, helm_bin, namespace)] == [1, 2]
     assert vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code").code == 0
+
+    history = vllmctl(tmp_path, kube_env, namespace, "history", "-o", "json")
+    assert [(x["revision"], x["status"]) for x in json.loads(history.stdout)] == [(1, "superseded"), (2, "deployed")]
+    back = vllmctl(tmp_path, kube_env, namespace, "rollback")
+    assert back.code == 0, back.output
+    assert "now revision 3" in back.stderr
+    assert vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code").code == 1  # models.yaml is ahead again
 
 
 def test_upgrade_without_release(tmp_path, kube_env, helm_bin, namespace):

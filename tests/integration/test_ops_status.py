@@ -91,3 +91,20 @@ def test_create_and_delete_namespace(tmp_path, kube_env, namespace):
     assert labels["pod-security.kubernetes.io/enforce-version"] == "latest"
     assert vllmctl(tmp_path, kube_env, name, "delete-namespace").code == 0
     wait_for(lambda: namespace_going(kube_env, name), what="namespace deletion")
+
+
+def test_check_prerequisites(tmp_path, kube_env, namespace):
+    write_models(tmp_path, model("alpha"))
+    r = vllmctl(tmp_path, kube_env, namespace, "check-prerequisites", "-o", "json")
+    assert r.code == 0, r.output
+    checks = {c["name"]: c for c in json.loads(r.stdout)}
+    assert all(c["ok"] for c in checks.values())
+    assert "Kubernetes v1.20" in checks["cluster"]["detail"]
+    assert "1 enabled models" in checks["models file"]["detail"]
+    assert checks["helm"]["detail"].startswith("v3.17")
+
+    down = vllmctl(tmp_path, kube_env, namespace, "check-prerequisites",
+                   env={"KUBECONFIG": str(tmp_path / "missing-kubeconfig"), "VLLM_CHART": str(tmp_path / "none")})
+    assert down.code == 1
+    assert "error: chart:" in down.stderr and "error: cluster:" in down.stderr
+    assert "models file" in down.stderr  # every check is reported, not only the first failure
