@@ -113,8 +113,9 @@ def test_too_many_gpus_fails_scheduling(kube_env, api, namespace):
 
     events = wait_for(failed_event, what="FailedScheduling event")
     assert "Insufficient nvidia.com/gpu" in events[0].message
-    pod = core.read_namespaced_pod("greedy", namespace)
-    cond = {c.type: c for c in pod.status.conditions}["PodScheduled"]
+    # the scheduler records the event and patches the pod's condition independently
+    cond = wait_for(lambda: {c.type: c for c in core.read_namespaced_pod("greedy", namespace).status.conditions
+                             or []}.get("PodScheduled"), what="PodScheduled condition")
     assert cond.status == "False" and cond.reason == "Unschedulable"
 
 
