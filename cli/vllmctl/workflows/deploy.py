@@ -186,7 +186,7 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
             raise failure
 
     if opts.dry_run:
-        rendered = _render(s, _offline_hf_models(loaded.models), loaded.models)
+        rendered = _render(s, _offline_hf_models(loaded.models, deployed_values), loaded.models)
     else:
         _step(opts, f"namespace {s.namespace}")
         if kube.ensure_namespace(ctx.cluster, s.namespace):
@@ -248,10 +248,17 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     return result
 
 
-def _offline_hf_models(models) -> frozenset[str]:
+def _offline_hf_models(models, deployed_values: dict | None) -> frozenset[str]:
+    """Which models get the token reference, without asking the Hub or touching secrets (dry run,
+    diff): what the deployed release decided for a model, else models.yaml / the offline guess."""
     from vllmctl.core.hf_policy import needs_hf_token
 
-    return frozenset(m.name for m in models if needs_hf_token(m)[0])
+    specs = ((deployed_values or {}).get("servingEngineSpec") or {}).get("modelSpec") or []
+    deployed = {spec.get("name"): bool(spec.get("hf_token")) for spec in specs if isinstance(spec, dict)}
+    return frozenset(
+        m.name for m in models
+        if (needs_hf_token(m)[0] if m.hfTokenRequired is not None or m.name not in deployed else deployed[m.name])
+    )
 
 
 def _undo(ctx: Context, previous: ReleaseInfo | None) -> str:
