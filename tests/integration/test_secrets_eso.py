@@ -121,3 +121,17 @@ def test_not_ready_in_time(kube_env, vault_env, fresh_vault, namespace, api, eso
     assert "hf-token-external-secret was not Ready within 2 s" in r.stderr
     assert "Secret does not exist" in r.stderr  # the operator's own status message
     assert read_secret(api, namespace, "hf-token") is None
+
+
+def test_same_value_changes_nothing(kube_env, vault_env, namespace, api, eso, tmp_path):
+    env = secrets_env(kube_env, namespace, tmp_path, vault_env, VLLM_API_KEY="same-key-twice")
+    assert run_cli("set-api-key", env=env, cwd=tmp_path).code == 0
+    version = vault_env.client().secrets.kv.v2.read_secret_version(
+        "vllm/api-key", raise_on_deleted_version=True)["data"]["metadata"]["version"]
+    generation = read_external_secret(api, namespace, "vllm-api-key-external-secret")["metadata"]["generation"]
+    r = run_cli("set-api-key", env=env, cwd=tmp_path)  # e.g. a CI upgrade job with the same key
+    assert r.code == 0 and "unchanged" in r.stderr
+    assert vault_env.client().secrets.kv.v2.read_secret_version(
+        "vllm/api-key", raise_on_deleted_version=True)["data"]["metadata"]["version"] == version
+    es = read_external_secret(api, namespace, "vllm-api-key-external-secret")
+    assert es["metadata"]["generation"] == generation

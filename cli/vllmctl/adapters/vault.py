@@ -74,6 +74,17 @@ class Vault:
             path=path, secret={field: value}, mount_point=self.mount))
         return int(((result or {}).get("data") or {}).get("version") or 0)
 
+    def write_if_changed(self, path: str, field: str, value: str) -> tuple[int, bool]:
+        """(version, changed): no new version when the field already holds `value`, so repeated
+        installs with the same VLLM_HF_TOKEN do not churn Vault versions and ExternalSecrets."""
+        try:
+            current = self.read_optional(path, field)
+        except OperationFailed:  # a token that may write but not read: just write
+            current = None
+        if current is not None and current[0] == value:
+            return current[1], False
+        return self.write(path, field, value), True
+
     def delete(self, path: str) -> bool:
         """Delete every version and the metadata; False when there was nothing."""
         self.check_mount(path)

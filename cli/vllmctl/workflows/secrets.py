@@ -115,11 +115,12 @@ def _vault_copy(ctx: SecretContext, layout: SecretLayout, value: str, out: Outco
         return
     try:
         vault = ctx.vault()
-        version = vault.write(layout.vault_path, layout.vault_field, value)
+        version, changed = vault.write_if_changed(layout.vault_path, layout.vault_field, value)
     except Unreachable as e:
         out.warnings.append(f"{e.message} No copy of the {layout.title} was kept in Vault.")
         return
-    out.done.append(f"copy stored at {vault.where(layout.vault_path)} (version {version})")
+    out.done.append(f"copy {'stored' if changed else 'unchanged'} at {vault.where(layout.vault_path)} "
+                    f"(version {version})")
 
 
 def _resolve(ctx: SecretContext, layout: SecretLayout, explicit: str | None, *, ask: bool,
@@ -162,8 +163,9 @@ def _put(ctx: SecretContext, layout: SecretLayout, resolved: _Resolved, out: Out
         version = resolved.version
         if resolved.origin in ("given", "generated"):
             vault = ctx.vault()
-            version = vault.write(layout.vault_path, layout.vault_field, resolved.value)
-            out.done.append(f"stored at {vault.where(layout.vault_path)} (version {version})")
+            version, changed = vault.write_if_changed(layout.vault_path, layout.vault_field, resolved.value)
+            out.done.append(f"{'stored' if changed else 'unchanged'} at {vault.where(layout.vault_path)} "
+                            f"(version {version})")
         if ctx.namespace_exists:
             _sync_external_secret(ctx, layout, version, out)
         else:
