@@ -6,8 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import run_cli
-from tests.integration.secrets_support import wait_for  # noqa: F401 - shared with the deploy tests
+from tests.helpers import (
+    run_cli,
+    wait_for,  # noqa: F401 - re-exported for the deploy tests
+)
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "vllm-stack"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
@@ -21,17 +20,6 @@ def secrets_env(kube_env, namespace, home, vault=None, **extra) -> dict[str, str
         env.update(vault.env())
     env.update({k: str(v) for k, v in extra.items()})
     return env
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def read_secret(api, namespace, name):

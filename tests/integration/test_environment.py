@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
 
+from tests.helpers import wait_for
+
 CHART = Path(__file__).resolve().parents[1] / "charts" / "vllm-stack"
 ES_GROUP, ES_VERSION = "external-secrets.io", "v1"
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture

@@ -8,16 +8,10 @@ import json
 from collections.abc import Iterator
 
 from vllmctl.adapters.kube_client import REQUEST_TIMEOUT, Cluster, api_error
+from vllmctl.core.pod_security import NAMESPACE_LABELS as PSA_LABELS
 from vllmctl.core.preflight import ClusterFacts, NodeFacts
 from vllmctl.core.rollout import pod_gpus
 
-# Pod Security labels the seed sets on the namespace: engines need nothing beyond baseline.
-PSA_LABELS = {
-    "pod-security.kubernetes.io/enforce": "baseline",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-    "pod-security.kubernetes.io/warn": "baseline",
-    "pod-security.kubernetes.io/warn-version": "latest",
-}
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
     "storageclass.beta.kubernetes.io/is-default-class",

@@ -59,10 +59,10 @@ def connect(context: str = "", *, check: bool = True) -> Cluster:
     kubeconfig = _kubeconfig_path()
     try:
         if kubeconfig:
-            # config_file=None lets the client merge a KUBECONFIG list exactly as kubectl does
-            config.load_kube_config(context=context or None, client_configuration=configuration)
+            # The client reads KUBECONFIG once, at import; pass today's value (a list merges as kubectl does).
+            config.load_kube_config(config_file=kubeconfig, context=context or None, client_configuration=configuration)
             if not context:
-                context = config.list_kube_config_contexts()[1]["name"]
+                context = config.list_kube_config_contexts(config_file=kubeconfig)[1]["name"]
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=configuration)
         else:

@@ -28,10 +28,9 @@ VAULT_VERSION_ANNOTATION = "vllmctl.io/vault-version"
 def external_secret_manifest(settings: Settings, layout: SecretLayout, *, vault_version: int | None) -> dict:
     import yaml
 
-    from vllmctl.core.render import _environment  # the same template `render` writes out
+    from vllmctl.core.render import external_secret_text  # the same manifest `render` writes out
 
-    text = _environment().get_template("external-secret.yaml.j2").render(header="", s=settings, layout=layout)
-    manifest = yaml.safe_load(text)
+    manifest = yaml.safe_load(external_secret_text(settings, layout))
     manifest["metadata"]["labels"] = dict(MANAGED_BY)
     if vault_version is not None:
         manifest["spec"]["target"]["template"] = {

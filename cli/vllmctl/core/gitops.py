@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from vllmctl.core.pod_security import NAMESPACE_LABELS
 from vllmctl.errors import InvalidInput
 
 if TYPE_CHECKING:  # core.render imports pydantic models: keep `--help` from paying for them
@@ -25,13 +26,6 @@ ARGOCD_FILE = "argocd-application.yaml"
 FLUX_REPOSITORY_FILE = "flux-helmrepository.yaml"
 FLUX_RELEASE_FILE = "flux-helmrelease.yaml"
 
-# Pod Security labels of the namespace: engines need nothing beyond baseline.
-NAMESPACE_LABELS = {
-    "pod-security.kubernetes.io/enforce": "baseline",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-    "pod-security.kubernetes.io/warn": "baseline",
-    "pod-security.kubernetes.io/warn-version": "latest",
-}
 
 
 class RenderFormat(StrEnum):

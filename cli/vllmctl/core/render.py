@@ -132,6 +132,11 @@ def render_template(name: str, **context) -> str:
     return _environment().get_template(name).render(**context)
 
 
+def external_secret_text(settings: Settings, layout, header_text: str = "") -> str:
+    """The ExternalSecret for one secret layout: what `render` writes and what the CLI applies."""
+    return render_template("external-secret.yaml.j2", header=header_text, s=settings, layout=layout)
+
+
 def render(request: RenderRequest) -> Rendered:
     import yaml
 
@@ -146,9 +151,8 @@ def render(request: RenderRequest) -> Rendered:
     }
     values_text = env.get_template("values.yaml.j2").render(context)
     values = yaml.load(values_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    manifests = {}
-    for layout in LAYOUTS:
-        manifests[f"{layout.external_secret}.yaml"] = env.get_template("external-secret.yaml.j2").render(
-            header=context["header"], s=settings, layout=layout
-        )
+    manifests = {
+        f"{layout.external_secret}.yaml": external_secret_text(settings, layout, context["header"])
+        for layout in LAYOUTS
+    }
     return Rendered(request=request, values_text=values_text, values=values, manifests=manifests)
