@@ -131,12 +131,12 @@ def preflight_failure(findings) -> OperationFailed | None:
                            hint="Fix it, or pass --skip-preflight to deploy anyway.")
 
 
-def _render(settings: Settings, hf_token_models, models):
+def _render(settings: Settings, hf_token_models, loaded: models_wf.LoadedModels):
     from vllmctl.workflows.render import render_models
 
     # render_models decides per model from hfTokenRequired, else this answer: the secrets step's
-    gated = {m.modelURL: m.name in hf_token_models for m in models}
-    _, rendered = render_models(settings, gated=gated, allow_example=False)
+    gated = {m.modelURL: m.name in hf_token_models for m in loaded.models}
+    _, rendered = render_models(settings, gated=gated, loaded=loaded)
     return rendered
 
 
@@ -161,8 +161,9 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     ctx = connect(settings, chart)
     s, helm = ctx.settings, ctx.helm
     enabled = [m for m in loaded.models if m.enabled]
+    # warnings is loaded.warnings itself, so the engine-flag warnings rendering adds later show too
     result = DeployResult(s.release, s.namespace, chart.label, [m.name for m in enabled], changed=False,
-                          dry_run=opts.dry_run, warnings=list(loaded.warnings), endpoint=endpoint_of(s))
+                          dry_run=opts.dry_run, warnings=loaded.warnings, endpoint=endpoint_of(s))
 
     # The cluster facts (API server) and the release state (helm) are read at the same time.
     with ThreadPoolExecutor(1) as pool:
@@ -186,7 +187,7 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
             raise failure
 
     if opts.dry_run:
-        rendered = _render(s, _offline_hf_models(loaded.models, deployed_values), loaded.models)
+        rendered = _render(s, _offline_hf_models(loaded.models, deployed_values), loaded)
     else:
         _step(opts, f"namespace {s.namespace}")
         if kube.ensure_namespace(ctx.cluster, s.namespace):
@@ -198,7 +199,7 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
                                   prompt=opts.prompt)
         result.notes += secrets.notes
         result.warnings += secrets.warnings
-        rendered = _render(s, secrets.hf_token_models, loaded.models)
+        rendered = _render(s, secrets.hf_token_models, loaded)
 
     values = rendered.values
     if current is not None and current.status == "deployed" and plan_core.same_release(

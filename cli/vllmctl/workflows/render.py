@@ -43,10 +43,16 @@ def render_request(settings: Settings, loaded: models_wf.LoadedModels, gated: di
     )
 
 
-def render_models(settings: Settings, *, gated: dict[str, bool] | None = None, allow_example: bool = True):
-    """Validated models and their rendered values, engine flags checked (offline unless `gated`
-    answers come from the Hub)."""
-    loaded = models_wf.load(settings, allow_example=allow_example)
+def render_models(
+    settings: Settings,
+    *,
+    gated: dict[str, bool] | None = None,
+    allow_example: bool = True,
+    loaded: models_wf.LoadedModels | None = None,
+):
+    """Validated models (`loaded`, or the models file read now) and their rendered values, engine
+    flags checked (offline unless `gated` answers come from the Hub)."""
+    loaded = loaded or models_wf.load(settings, allow_example=allow_example)
     rendered = render(render_request(settings, loaded, gated))
     loaded.warnings.extend(check_engine_args(loaded.document, rendered.values, loaded.chart_version))
     return loaded, rendered
