@@ -25,3 +25,8 @@ lint:
 # Benchmarks: start-up, rendering, engine-argument checks, install, bench client (prints figures)
 bench *ARGS:
     python3 benchmarks/run.py "$@"
+
+# Regenerate the vLLM engine-argument data from the pinned vllm (builds a ~6 GB venv once)
+engine-data:
+    bash scripts/engine_venv.sh
+    VLLM_TARGET_DEVICE=cpu "${VLLMCTL_ENGINE_VENV:-$HOME/.cache/vllmctl/engine-venv}/bin/python" scripts/gen_engine_args.py

@@ -1,8 +1,8 @@
 """The shipped data and the stdlib checker against the REAL vLLM parser.
 
-Runs only where `import vllm` works in VLLM_ENGINE_PYTHON (default: this interpreter), e.g.
-    VLLM_ENGINE_PYTHON=~/.cache/vllmctl/engine-venv/bin/python pytest tests/engine
-Elsewhere the committed golden verdicts (tests/unit/test_engine_args.py) stand in for it.
+Runs only where `import vllm` works: in VLLM_ENGINE_PYTHON, else in the engine venv that
+`just engine-data` (scripts/engine_venv.sh) builds, else in this interpreter. Elsewhere the committed
+golden verdicts (tests/unit/test_engine_args.py) stand in for it.
 """
 
 from __future__ import annotations
@@ -36,9 +36,15 @@ def _env() -> dict[str, str]:
             "VLLM_LOGGING_LEVEL": "ERROR", "HF_HUB_OFFLINE": "1"}
 
 
+ENGINE_VENV = os.environ.get("VLLMCTL_ENGINE_VENV", Path.home() / ".cache" / "vllmctl" / "engine-venv")
+ENGINE_VENV_PYTHON = Path(ENGINE_VENV) / "bin" / "python"
+
+
 @pytest.fixture(scope="module")
 def vllm_python() -> tuple[str, str]:
-    python = engine_python()
+    python = os.environ.get("VLLM_ENGINE_PYTHON") or (
+        str(ENGINE_VENV_PYTHON) if ENGINE_VENV_PYTHON.exists() else engine_python()
+    )
     try:
         proc = subprocess.run([python, "-c", "import vllm; print(vllm.__version__)"], capture_output=True,
                               text=True, timeout=180, env=_env())
