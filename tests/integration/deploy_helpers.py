@@ -6,10 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import (
-    run_cli,
-    wait_for,  # noqa: F401 - re-exported for the deploy tests
-)
+from tests.helpers import run_cli
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "vllm-stack"
 

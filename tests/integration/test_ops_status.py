@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.integration.deploy_helpers import model, namespace_going, vllmctl, wait_for, write_models
+from tests.helpers import wait_for
+from tests.integration.deploy_helpers import model, namespace_going, vllmctl, write_models
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, wait_for
 from tests.integration.secrets_support import (
     SecretWatcher,
     read_external_secret,
@@ -16,7 +16,6 @@ from tests.integration.secrets_support import (
     secrets_env,
     vault_delete,
     vault_value,
-    wait_for,
 )
 
 

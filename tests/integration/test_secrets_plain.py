@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, wait_for
 from tests.integration.secrets_support import (
     SecretWatcher,
     read_external_secret,
@@ -15,7 +15,6 @@ from tests.integration.secrets_support import (
     secrets_env,
     vault_delete,
     vault_value,
-    wait_for,
 )
 
 pytestmark = pytest.mark.usefixtures("eso_absent")
