@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from kubernetes import client
 
+from tests.helpers import wait_for
 from tests.integration.deploy_helpers import (
     helm_revisions,
     model,
     namespace_going,
     vllmctl,
-    wait_for,
     write_models,
 )
 
