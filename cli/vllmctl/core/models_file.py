@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vllmctl.core import chart
+from vllmctl.core.gc_pause import gc_paused
 from vllmctl.errors import InvalidInput
 
 
@@ -95,7 +96,8 @@ def parse_document(text: str, file: str) -> ModelsDocument:
     from ruamel.yaml.error import MarkedYAMLError
 
     try:
-        root = _yaml().load(text)
+        with gc_paused():
+            root = _yaml().load(text)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

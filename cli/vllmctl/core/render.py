@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from vllmctl import __version__
+from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.models import ModelEntry
 from vllmctl.core.secret_layout import API_KEY, HF_TOKEN, LAYOUTS
 from vllmctl.core.settings import Settings
@@ -137,8 +138,14 @@ def external_secret_text(settings: Settings, layout, header_text: str = "") -> s
     return render_template("external-secret.yaml.j2", header=header_text, s=settings, layout=layout)
 
 
-def render(request: RenderRequest) -> Rendered:
+def _parse(text: str) -> dict:
     import yaml
+
+    with gc_paused():
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def render(request: RenderRequest) -> Rendered:
 
     env = _environment()
     settings = request.settings
@@ -150,7 +157,7 @@ def render(request: RenderRequest) -> Rendered:
         "api_key_ref": API_KEY.ref() if request.api_key else None,
     }
     values_text = env.get_template("values.yaml.j2").render(context)
-    values = yaml.load(values_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    values = _parse(values_text)
     manifests = {
         f"{layout.external_secret}.yaml": external_secret_text(settings, layout, context["header"])
         for layout in LAYOUTS
