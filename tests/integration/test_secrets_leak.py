@@ -129,3 +129,44 @@ def test_no_secret_leaks(request, with_eso, leak_env, vault_env):
             assert needle not in r.stderr, f"{args}: a secret on stderr"
             if needle != allowed:
                 assert needle not in r.stdout, f"{args}: a secret on stdout"
+
+
+def test_install_and_upgrade_leak_nothing(request, leak_env, kube_env):
+    """install/upgrade/diff with a gated model and an API key: helm's argv, the release record (its
+    values and manifest), every file and all output stay free of both values."""
+    import base64
+    import gzip
+
+    import yaml
+    from kubernetes import client
+
+    from tests.integration.deploy_helpers import CHART, model
+
+    request.getfixturevalue("eso_absent")
+    env, work, home, vault_token = leak_env
+    namespace = env["VLLM_NAMESPACE"]
+    tag = secrets.token_hex(8)
+    hf, key = f"hf_LEAKinstall{tag}", f"LEAKKEYinstall{tag}"
+    needles = [hf, key, vault_token]
+    (work / "models.yaml").write_text(yaml.safe_dump([model("gated", hfTokenRequired=True)], sort_keys=False))
+    env.update({"VLLM_CHART": str(CHART), "VLLM_RUNTIME_CLASS": "", "VLLM_API_KEY_ENABLED": "true",
+                "VLLM_HF_TOKEN": hf, "VLLM_API_KEY": key})
+    outputs = []
+    with CmdlineSampler(needles) as sampler:
+        for args in (["install", "--no-wait", "--yes"], ["diff"], ["upgrade", "--no-wait", "--yes"],
+                     ["render", "-d", "rendered"]):
+            r = run_cli(*args, env=env, cwd=work)
+            assert r.code == 0, (args, r.output)
+            outputs.append(r.output)
+    assert sampler.cli_seen > 0 and sampler.hits == [], sampler.hits[:1]
+    assert _files_containing([work, home], needles) == []
+    assert not any(n in out for n in needles for out in outputs)
+    with kube_env.api_client() as api:
+        core = client.CoreV1Api(api)
+        assert base64.b64decode(core.read_namespaced_secret("hf-token", namespace).data["token"]).decode() == hf
+        records = core.list_namespaced_secret(namespace, label_selector="owner=helm").items
+    assert records
+    for record in records:
+        release = gzip.decompress(base64.b64decode(base64.b64decode(record.data["release"]))).decode()
+        assert hf not in release and key not in release
+        assert '"secretName":"hf-token"' in release.replace(" ", "")
