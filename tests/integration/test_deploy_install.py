@@ -68,3 +68,19 @@ def test_upgrade_without_release(tmp_path, kube_env, helm_bin, namespace):
     assert r.code == 2, r.output
     assert "run `vllmctl install` first" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_install_smoke_checks_every_model_through_the_endpoint(tmp_path, kube_env, namespace):
+    from tests.fakes.openai_server import FakeOpenAI
+
+    kube_env.kubelet.auto_ready(namespace)
+    write_models(tmp_path, model("alpha"), model("beta"))
+    with FakeOpenAI(models=["alpha", "beta"]) as server:
+        ok = vllmctl(tmp_path, kube_env, namespace, "install", "--smoke", "--url", server.url, "-o", "json")
+        assert ok.code == 0, ok.output
+        assert [c["model"] for c in json.loads(ok.stdout)["smoke"] if c["ok"]] == ["alpha", "beta"]
+    with FakeOpenAI(models=["alpha"]) as server:  # beta is not served: the smoke test fails the upgrade job
+        bad = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--smoke", "--url", server.url)
+    assert bad.code == 1
+    assert "beta" in bad.stderr and "smoke test: 1 of 2 models failed (beta)" in bad.stderr
+    assert "no changes" in bad.stderr

@@ -144,25 +144,42 @@ def smoke(
     output: OutputOpt = Output.text,
 ) -> None:
     """Check that every configured model is served and answers a completion and a chat request."""
+    settings = _settings(url, namespace, release, context, models_file)
+    results = run_smoke(settings, timeout=timeout, models=models)
+    if output is Output.json:
+        console.emit_json(smoke_json(results))
+    else:
+        print_smoke(results)
+    raise_if_smoke_failed(results)
+
+
+def run_smoke(settings, *, timeout: float, models: list[str] | None = None):
+    """Every named (default: enabled) model is listed and answers, through the endpoint of `settings`."""
     from vllmctl.workflows import api
     from vllmctl.workflows.endpoint import open_endpoint
 
-    settings = _settings(url, namespace, release, context, models_file)
     names = models or api.configured_models(settings)
     if not names:
         raise InvalidInput(f"no enabled models in {settings.models_file} to check; pass model names.")
     with open_endpoint(settings) as base:
-        results = api.smoke(settings, base, timeout=timeout, models=names)
+        return api.smoke(settings, base, timeout=timeout, models=names)
+
+
+def smoke_json(results) -> list[dict]:
+    return [{"model": r.model, "ok": r.ok, "served": r.served, "completion_ms": r.completion_ms,
+             "chat_ms": r.chat_ms, "error": r.error} for r in results]
+
+
+def print_smoke(results) -> None:
+    for r in results:
+        if r.ok:
+            console.success(f"{r.model}: completion {r.completion_ms:.0f} ms, chat {r.chat_ms:.0f} ms")
+        else:
+            console.error(f"{r.model}: {r.error}")
+
+
+def raise_if_smoke_failed(results) -> None:
     failed = [r for r in results if not r.ok]
-    if output is Output.json:
-        console.emit_json([{"model": r.model, "ok": r.ok, "served": r.served, "completion_ms": r.completion_ms,
-                            "chat_ms": r.chat_ms, "error": r.error} for r in results])
-    else:
-        for r in results:
-            if r.ok:
-                console.success(f"{r.model}: completion {r.completion_ms:.0f} ms, chat {r.chat_ms:.0f} ms")
-            else:
-                console.error(f"{r.model}: {r.error}")
     if failed:
         raise OperationFailed(f"smoke test: {len(failed)} of {len(results)} models failed "
                               f"({', '.join(r.model for r in failed)}).")

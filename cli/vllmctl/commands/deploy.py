@@ -20,6 +20,7 @@ from vllmctl.commands.options import (
     OutputOpt,
     ReleaseOpt,
     TimeoutOpt,
+    UrlOpt,
     YesOpt,
     settings_from,
 )
@@ -45,6 +46,9 @@ StrategyOpt = Annotated[
 ]
 DetailedOpt = Annotated[
     bool, typer.Option("--detailed-exit-code", help="exit 5 when there was nothing to change")
+]
+SmokeOpt = Annotated[
+    bool, typer.Option("--smoke", help="then check every model answers through the router (as `vllmctl smoke`)")
 ]
 
 
@@ -88,13 +92,14 @@ def _print_findings(findings) -> None:
 
 
 def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, chart, context, timeout, atomic,
-                wait, dry_run, skip_preflight, stuck_after, update_strategy, api_key, detailed_exit_code, yes,
-                output) -> int:
+                wait, dry_run, skip_preflight, stuck_after, update_strategy, api_key, detailed_exit_code, smoke,
+                url, yes, output) -> int:
     from vllmctl.workflows import deploy as wf
 
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
                              chart_version=chart_version, chart=chart, kube_context=context, helm_timeout=timeout,
-                             stuck_after=stuck_after, update_strategy=update_strategy, api_key_enabled=api_key)
+                             stuck_after=stuck_after, update_strategy=update_strategy, api_key_enabled=api_key,
+                             url=url)
     progress = Progress() if output is Output.text else None
     opts = wf.DeployOptions(
         mode=mode, atomic=atomic if atomic is not None else not interactive(yes), wait=wait, dry_run=dry_run,
@@ -106,8 +111,17 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
     finally:
         if progress:
             progress.close()
+    checks = None
+    if smoke and not dry_run:
+        from vllmctl.commands.api import run_smoke
+
+        if output is Output.text:
+            console.info("→ smoke test through the router")
+        checks = run_smoke(settings, timeout=120.0)
     if output is Output.json:
-        console.emit_json(result.as_dict())
+        from vllmctl.commands.api import smoke_json
+
+        console.emit_json({**result.as_dict(), **({"smoke": smoke_json(checks)} if checks is not None else {})})
     else:
         for w in result.warnings:
             console.warn(w)
@@ -115,6 +129,14 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
         for note in result.notes:
             console.info(note)
         _report(result)
+        if checks is not None:
+            from vllmctl.commands.api import print_smoke
+
+            print_smoke(checks)
+    if checks is not None:
+        from vllmctl.commands.api import raise_if_smoke_failed
+
+        raise_if_smoke_failed(checks)
     if detailed_exit_code and not result.changed:
         return NO_CHANGES
     return 0
@@ -150,7 +172,7 @@ def _deploy_command(mode: str, doc: str):
         timeout: TimeoutOpt = None, atomic: AtomicOpt = None, wait: WaitOpt = True, dry_run: DryRunOpt = False,
         skip_preflight: SkipPreflightOpt = False, stuck_after: StuckAfterOpt = None,
         update_strategy: StrategyOpt = None, api_key: ApiKeyOpt = None, detailed_exit_code: DetailedOpt = False,
-        yes: YesOpt = False, output: OutputOpt = Output.text,
+        smoke: SmokeOpt = False, url: UrlOpt = None, yes: YesOpt = False, output: OutputOpt = Output.text,
     ) -> int:
         flags = {k: v for k, v in locals().items() if k != "mode"}
         return _run_deploy(mode, **flags)
