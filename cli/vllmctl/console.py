@@ -86,6 +86,3 @@ def live(renderable_fn):
 
     return Live(renderable_fn(), console=_console(True), refresh_per_second=4, transient=False)
 
-
-def stderr_console():
-    return _console(True)

@@ -44,6 +44,3 @@ class OperationFailed(VllmctlError):
 class RolloutFailed(VllmctlError):
     exit_code = ROLLOUT_FAILED
 
-
-class NotYetAvailable(VllmctlError):
-    exit_code = FAILED

@@ -147,6 +147,7 @@ class HubClient:
         }
 
     def is_gated(self, repo: str, token: str | None = None) -> bool:
+        """Whether downloading needs a token: gated (manual or auto approval) or private."""
         info = self.model_info(repo, token)
         return bool(info["gated"]) or info["private"]
 

@@ -18,10 +18,6 @@ DEFAULT_CLASS_ANNOTATIONS = (
 )
 
 
-class ApiFailure(Exception):
-    """A non-2xx answer of the API server (mapped to one line by kube_client.api_error)."""
-
-
 def _request(cluster: Cluster, method: str, path: str, *, query: dict | None = None, body=None,
              content_type: str | None = None, timeout=REQUEST_TIMEOUT, stream: bool = False):
     """One API call by path, through the client's configuration (auth, TLS, proxy) but without the
@@ -154,6 +150,14 @@ def _list(cluster: Cluster, path: str, what: str, **query) -> list[dict]:
         return _items(cluster, path, **query)
     except Exception as e:  # noqa: BLE001
         raise api_error(e, cluster, f"list {what}") from None
+
+
+def node_labels(cluster: Cluster, *, timeout: float = REQUEST_TIMEOUT) -> list[dict[str, str]]:
+    try:
+        nodes = _request(cluster, "GET", "/api/v1/nodes", timeout=timeout).get("items") or []
+    except Exception as e:  # noqa: BLE001
+        raise api_error(e, cluster, "list nodes") from None
+    return [(n.get("metadata") or {}).get("labels") or {} for n in nodes]
 
 
 def list_deployments(cluster: Cluster, namespace: str) -> list[dict]:

@@ -2,7 +2,7 @@
 
 Resolution order, as kubectl does it: KUBECONFIG (colon-separated list), else ~/.kube/config, else
 in-cluster service-account credentials (when vllmctl runs as a Job). `--context` /
-VLLM_KUBE_CONTEXT picks a context; helm gets the same file and context (see `Cluster.helm_args`).
+VLLM_KUBE_CONTEXT picks a context; helm gets the same file and context (adapters.helm).
 """
 
 from __future__ import annotations
@@ -26,20 +26,6 @@ class Cluster:
     def describe(self) -> str:
         where = f"context {self.context!r}" if self.context else "in-cluster credentials"
         return f"{self.server} ({where})"
-
-    def helm_args(self) -> list[str]:
-        args = []
-        if self.kubeconfig:
-            args += ["--kubeconfig", self.kubeconfig]
-        if self.context:
-            args += ["--kube-context", self.context]
-        return args
-
-    def helm_env(self) -> dict[str, str]:
-        env = {}
-        if self.kubeconfig:
-            env["KUBECONFIG"] = self.kubeconfig
-        return env
 
 
 def _kubeconfig_path() -> str:

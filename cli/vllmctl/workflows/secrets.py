@@ -305,8 +305,7 @@ def gated_models(models, hub, out: SecretsOutcome) -> tuple[frozenset[str], set[
         gated = None
         if model.hfTokenRequired is None and hub_down is None:
             try:
-                info = hub.model_info(model.modelURL)
-                gated = bool(info["gated"]) or bool(info["private"])
+                gated = hub.is_gated(model.modelURL)
             except HubUnreachable as e:
                 hub_down = e
             except HubNotFound:
