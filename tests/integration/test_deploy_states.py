@@ -8,7 +8,8 @@ import json
 
 from kubernetes import client
 
-from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
+from tests.helpers import run_cli
+from tests.integration.deploy_helpers import cli_env, helm_revisions, model, vllmctl, write_models
 
 
 def test_dry_run_writes_nothing(tmp_path, kube_env, helm_bin, namespace):
@@ -64,3 +65,37 @@ def test_api_key_referenced_not_inlined(tmp_path, kube_env, helm_bin, namespace)
         release = gzip.decompress(base64.b64decode(base64.b64decode(record.data["release"]))).decode()
         assert key not in release
     assert key not in r.output
+
+
+def test_upgrade_keeps_the_releases_api_key_choice_unless_told(tmp_path, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("alpha", pvcStorage=""))
+    # neither --api-key/--no-api-key nor VLLM_API_KEY_ENABLED: an upgrade keeps what is deployed
+    env = {k: v for k, v in cli_env(kube_env, namespace).items() if k != "VLLM_API_KEY_ENABLED"}
+
+    def upgrade(*flags):
+        return run_cli("upgrade", "--no-wait", "--detailed-exit-code", *flags, cwd=tmp_path, env=env)
+
+    assert run_cli("install", "--no-wait", "--no-api-key", cwd=tmp_path, env=env).code == 0
+    r = upgrade()
+    assert r.code == 5, r.output  # nothing to change: still no API key
+    r = upgrade("--api-key")
+    assert r.code == 0, r.output
+    with kube_env.api_client() as api:
+        dep = client.AppsV1Api(api).read_namespaced_deployment("vllm-alpha-deployment-vllm", namespace)
+    assert "VLLM_API_KEY" in {e.name for e in dep.spec.template.spec.containers[0].env}
+    r = upgrade()
+    assert r.code == 5, r.output  # and now the key stays on
+
+
+def test_install_asks_the_api_key_question_on_a_tty(tmp_path, kube_env, namespace):
+    from tests.cli.tty import TTYSession
+
+    write_models(tmp_path, model("alpha", pvcStorage=""))
+    env = {k: v for k, v in cli_env(kube_env, namespace).items() if k != "VLLM_API_KEY_ENABLED"}
+    session = TTYSession("install", "--no-wait", cwd=tmp_path, env=env)
+    session.expect("Protect the endpoint with an API key")
+    session.send("n")
+    assert session.wait(timeout=120) == 0, session.seen
+    with kube_env.api_client() as api:
+        dep = client.AppsV1Api(api).read_namespaced_deployment("vllm-alpha-deployment-vllm", namespace)
+    assert "VLLM_API_KEY" not in {e.name for e in dep.spec.template.spec.containers[0].env}

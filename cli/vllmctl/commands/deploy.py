@@ -98,12 +98,14 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
 
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
                              chart_version=chart_version, chart=chart, kube_context=context, helm_timeout=timeout,
-                             stuck_after=stuck_after, update_strategy=update_strategy, api_key_enabled=api_key,
-                             url=url)
+                             stuck_after=stuck_after, update_strategy=update_strategy, url=url)
+    if api_key is None and mode == "install" and not dry_run and interactive(yes):
+        api_key = typer.confirm("Protect the endpoint with an API key (kept in Vault / the vllm-api-key Secret)?",
+                                default=True, err=True)
     progress = Progress() if output is Output.text else None
     opts = wf.DeployOptions(
         mode=mode, atomic=atomic if atomic is not None else not interactive(yes), wait=wait, dry_run=dry_run,
-        skip_preflight=skip_preflight, yes=yes, prompt=_hidden_prompt(yes), on_progress=progress,
+        skip_preflight=skip_preflight, yes=yes, api_key=api_key, prompt=_hidden_prompt(yes), on_progress=progress,
         on_step=(lambda text: console.info(f"→ {text}")) if output is Output.text else None,
     )
     try:
@@ -199,8 +201,8 @@ def diff(
     from vllmctl.workflows import deploy as wf
 
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
-                             chart_version=chart_version, chart=chart, kube_context=context, api_key_enabled=api_key)
-    result = wf.diff(settings)
+                             chart_version=chart_version, chart=chart, kube_context=context)
+    result = wf.diff(settings, api_key)
     plan = result.plan
     if output is Output.json:
         console.emit_json(plan.as_dict() if plan else {"changed": False, "changes": []})

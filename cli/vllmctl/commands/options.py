@@ -52,7 +52,7 @@ ApiKeyOpt = Annotated[
     typer.Option(
         "--api-key/--no-api-key",
         envvar="VLLM_API_KEY_ENABLED",
-        help="protect the endpoint with the vllm-api-key Secret [default: yes]",
+        help="protect the endpoint with the vllm-api-key Secret [default: yes; an existing release keeps its choice]",
     ),
 ]
 

@@ -32,6 +32,8 @@ class DeployOptions:
     dry_run: bool = False
     skip_preflight: bool = False
     yes: bool = False
+    # None: keep what the deployed release does (a first install: settings.api_key_enabled)
+    api_key: bool | None = None
     prompt: Callable[[str], str] | None = None  # hidden prompt for a missing secret (TTY only)
     on_progress: Callable | None = None
     on_step: Callable[[str], None] | None = None
@@ -178,6 +180,7 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     if opts.mode == "upgrade" and current is None:
         raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {ctx.cluster.describe()}: "
                            "run `vllmctl install` first.")
+    s = _with_api_key_choice(s, opts.api_key, deployed_values if current is not None else None)
 
     if facts is not None:
         _step(opts, "checking the cluster (preflight)")
@@ -249,6 +252,16 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     return result
 
 
+def _with_api_key_choice(s: Settings, asked: bool | None, deployed_values: dict | None) -> Settings:
+    """--api-key/--no-api-key (or VLLM_API_KEY_ENABLED) when given; else what the deployed release
+    does, so an upgrade never turns the key on or off unasked; else the settings' default."""
+    import dataclasses
+
+    if asked is None and deployed_values is not None:
+        asked = bool((deployed_values.get("servingEngineSpec") or {}).get("vllmApiKey"))
+    return s if asked is None else dataclasses.replace(s, api_key_enabled=asked)
+
+
 def _offline_hf_models(models, deployed_values: dict | None) -> frozenset[str]:
     """Which models get the token reference, without asking the Hub or touching secrets (dry run,
     diff): what the deployed release decided for a model, else models.yaml / the offline guess."""
@@ -273,8 +286,8 @@ def _undo(ctx: Context, previous: ReleaseInfo | None) -> str:
 
 
 # ---------------------------------------------------------------------- diff
-def diff(settings: Settings) -> DeployResult:
-    return deploy(settings, DeployOptions(mode="diff", dry_run=True, skip_preflight=True))
+def diff(settings: Settings, api_key: bool | None = None) -> DeployResult:
+    return deploy(settings, DeployOptions(mode="diff", dry_run=True, skip_preflight=True, api_key=api_key))
 
 
 # ---------------------------------------------------------------------- preflight
