@@ -1,4 +1,4 @@
-"""Chart sources: a Helm repository (served locally), chart-pull into charts/, add/remove-helm-repo."""
+"""Chart sources: a Helm repository (served locally), `chart pull` into charts/, add/remove-helm-repo."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_repo_chart_pull_and_vendored_install(tmp_path, kube_env, helm_bin, name
     assert r.code == 0, r.output
     assert f"vllm-stack 0.1.12 from {chart_repo}" in r.stderr
 
-    pulled = vllmctl(tmp_path, kube_env, namespace, "chart-pull", env=repo_env)
+    pulled = vllmctl(tmp_path, kube_env, namespace, "chart", "pull", env=repo_env)
     assert pulled.code == 0, pulled.output
     assert (tmp_path / "charts" / "vllm-stack-0.1.12.tgz").is_file()
 

@@ -15,15 +15,25 @@ def test_every_setting_is_documented():
     assert not missing, f"README lacks settings: {missing}"
 
 
+def _command_paths(group, prefix=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _command_paths(command, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name))
+
+
 def test_every_command_is_documented_and_has_a_recipe():
     from typer.main import get_command
 
     from vllmctl.commands.app import build_app
 
-    commands = sorted(get_command(build_app()).commands)
-    recipes = set(re.findall(r"^([a-z][a-z-]*)[^\n:]*:\n    @vllmctl \1 \"\$@\"$",
-                             (REPO / "vllm" / "justfile").read_text(), re.M))
-    assert set(commands) == recipes, set(commands) ^ recipes
+    commands = set(_command_paths(get_command(build_app())))
+    # each recipe is `NAME *ARGS:` then `@vllmctl COMMAND "$@"`; the recipe name is the command's, dashed
+    recipes = dict(re.findall(r"^([a-z][a-z-]*) \*ARGS:\n    @vllmctl ([a-z -]+?) \"\$@\"$",
+                              (REPO / "vllm" / "justfile").read_text(), re.M))
+    assert all(name == command.replace(" ", "-") for name, command in recipes.items()), recipes
+    assert commands == set(recipes.values()), commands ^ set(recipes.values())
     undocumented = [c for c in commands if f"`{c}" not in README]
     assert not undocumented, undocumented
 

@@ -1,5 +1,5 @@
 """Where the vllm-stack chart comes from: VLLM_CHART (directory, .tgz, oci://), a vendored copy
-in charts/ (written by `vllmctl chart-pull`), else the Helm repository at the pinned version."""
+in charts/ (written by `vllmctl chart pull`), else the Helm repository at the pinned version."""
 
 from __future__ import annotations
 

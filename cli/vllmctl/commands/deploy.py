@@ -323,4 +323,6 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback)
     app.command("history")(history)
     app.command("preflight")(preflight)
-    app.command("chart-pull")(chart_pull)
+    chart_app = typer.Typer(help="The local chart cache in charts/.", no_args_is_help=True)
+    chart_app.command("pull")(chart_pull)
+    app.add_typer(chart_app, name="chart")

@@ -1,4 +1,4 @@
-"""install / upgrade / diff / rollback / history / uninstall / preflight / chart-pull.
+"""install / upgrade / diff / rollback / history / uninstall / preflight / chart pull.
 
 install and upgrade: validate -> release state -> preflight -> namespace (PSA baseline) -> secrets
 (workflows.secrets.prepare_secrets) -> render -> plan (no revision when nothing changes) ->
@@ -385,7 +385,7 @@ def uninstall(settings: Settings, *, delete_data: bool,
     return out
 
 
-# ---------------------------------------------------------------------- chart-pull
+# ---------------------------------------------------------------------- chart pull
 def chart_pull(settings: Settings, vendor_dir: Path = chart_source.VENDOR_DIR) -> Path:
     """Vendor the pinned chart (repo + version, or an oci:// VLLM_CHART) into charts/."""
     if settings.chart and not settings.chart.startswith("oci://"):
