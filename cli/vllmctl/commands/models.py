@@ -86,20 +86,14 @@ def list_models(models_file: ModelsFileOpt = None, output: OutputOpt = Output.te
 
 
 def _entry_errors(entry: dict) -> str | None:
-    from pydantic import ValidationError
+    from vllmctl.core.models_file import validate_entry
 
-    from vllmctl.core.models import ModelEntry
-    from vllmctl.core.models_file import _fields_at, _message
-
-    try:
-        ModelEntry.model_validate(entry)
-    except ValidationError as e:
-        lines = []
-        for err in e.errors():
-            flag = next((ADD_FLAGS[str(p)] for p in reversed(err["loc"]) if str(p) in ADD_FLAGS), None)
-            lines.append(f"{flag}: {_message(err, _fields_at)}" if flag else _message(err, _fields_at))
-        return "; ".join(lines)
-    return None
+    _, errors = validate_entry(entry)
+    lines = []
+    for err in errors:
+        flag = next((ADD_FLAGS[str(p)] for p in reversed(err.loc) if str(p) in ADD_FLAGS), None)
+        lines.append(f"{flag}: {err.message}" if flag else err.message)
+    return "; ".join(lines) or None
 
 
 def add_model(

@@ -182,25 +182,42 @@ def _fields_at(loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
-def validate_document(doc: ModelsDocument, *, release: str, chart_version: str):
-    """Every model of the document, validated; or InvalidModels listing every problem."""
+@dataclass(frozen=True)
+class EntryError:
+    loc: tuple  # within the entry
+    message: str
+    at_key: bool  # the key itself is wrong (unknown key), not its value
+
+
+def validate_entry(raw: dict):
+    """(the validated ModelEntry, []) or (None, every schema error of this one entry, as messages)."""
     from pydantic import ValidationError
 
-    from vllmctl.core.models import ModelEntry, cross_field_problems
+    from vllmctl.core.models import ModelEntry
+
+    try:
+        return ModelEntry.model_validate(raw), []
+    except ValidationError as e:
+        return None, [
+            EntryError(tuple(err["loc"]), _message(err, _fields_at), err["type"] == "extra_forbidden")
+            for err in e.errors()
+        ]
+
+
+def validate_document(doc: ModelsDocument, *, release: str, chart_version: str):
+    """Every model of the document, validated; or InvalidModels listing every problem."""
+    from vllmctl.core.models import cross_field_problems
 
     problems: list[Problem] = []
-    models: list[ModelEntry] = []
+    models: list = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(doc.entries):
         if not isinstance(raw, dict):
             problems.append(doc.problem((index,), "each model must be a mapping with at least name and modelURL"))
             continue
-        try:
-            entry = ModelEntry.model_validate(raw)
-        except ValidationError as e:
-            for err in e.errors():
-                loc = (index, *err["loc"])
-                problems.append(doc.problem(loc, _message(err, _fields_at), key=err["type"] == "extra_forbidden"))
+        entry, errors = validate_entry(raw)
+        if entry is None:
+            problems += [doc.problem((index, *e.loc), e.message, key=e.at_key) for e in errors]
             continue
         for loc, message in cross_field_problems(entry, release):
             problems.append(doc.problem((index, *loc), message))
