@@ -47,14 +47,19 @@ def test_latest_tag_checks_against_the_nearest_release_with_a_warning(tmp_path):
     assert "warning: model 'a':" in result.stderr and "0.32.0" in result.stderr
 
 
-def test_deep_gives_a_memory_estimate_from_a_local_config(tmp_path):
+def llama_with_local_config(tmp_path, max_model_len: int) -> None:
+    """models.yaml with Llama-3.1-8B, and its config.json under tmp_path/configs (no Hub needed)."""
     config_dir = tmp_path / "configs" / "meta-llama" / "Llama-3.1-8B-Instruct"
     config_dir.mkdir(parents=True)
     (config_dir / "config.json").write_text(json.dumps(LLAMA_31_8B))
     (tmp_path / "models.yaml").write_text(
         "- name: llama\n  modelURL: meta-llama/Llama-3.1-8B-Instruct\n  hfTokenRequired: true\n"
-        "  vllmConfig:\n    maxModelLen: 131072\n    dtype: bfloat16\n"
+        f"  vllmConfig:\n    maxModelLen: {max_model_len}\n    dtype: bfloat16\n"
     )
+
+
+def test_deep_gives_a_memory_estimate_from_a_local_config(tmp_path):
+    llama_with_local_config(tmp_path, 131072)
     result = run_cli("validate", "--deep", "--model-config", str(tmp_path / "configs"), "--gpu-memory", "24Gi",
                      "-o", "json", cwd=tmp_path, env={"HF_ENDPOINT": "http://127.0.0.1:9"})
     assert result.code == 0, result.stderr

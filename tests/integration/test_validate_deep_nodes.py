@@ -6,8 +6,8 @@ import json
 
 from kubernetes import client
 
+from tests.cli.test_validate_engine import llama_with_local_config
 from tests.helpers import run_cli
-from tests.unit.test_gpu_memory import LLAMA_31_8B
 
 LABEL = "nvidia.com/gpu.memory"
 
@@ -18,13 +18,7 @@ def _label_node(kube_env, value):
 
 
 def test_gpu_memory_comes_from_node_labels(tmp_path, kube_env):
-    configs = tmp_path / "configs" / "meta-llama" / "Llama-3.1-8B-Instruct"
-    configs.mkdir(parents=True)
-    (configs / "config.json").write_text(json.dumps(LLAMA_31_8B))
-    (tmp_path / "models.yaml").write_text(
-        "- name: llama\n  modelURL: meta-llama/Llama-3.1-8B-Instruct\n  hfTokenRequired: true\n"
-        "  vllmConfig:\n    maxModelLen: 32768\n    dtype: bfloat16\n"
-    )
+    llama_with_local_config(tmp_path, 32768)
     args = ("validate", "--deep", "--model-config", str(tmp_path / "configs"), "-o", "json")
     env = {**kube_env.env(), "HF_ENDPOINT": "http://127.0.0.1:9"}
     try:
