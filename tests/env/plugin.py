@@ -20,6 +20,11 @@ function eso_absent    ESO looks absent for this test: the ClusterSecretStore is
                        cluster-wide and stay), and restored afterwards if it existed.
 function runtime_class RuntimeClass `nvidia` exists during the test (removed afterwards if the
                        fixture created it).
+session  real_chart    ``real_chart(version)`` -> the real vllm-stack package (.tgz) of that version
+                       (tests/env/charts.py says where packages come from).
+session  test_server_chart  ``test_server_chart(version)`` -> what an install on the 1.20 test API
+                       server may use: the package, or for 0.1.8 a copy without its policy/v1 PDB.
+session  chart_schema  ``chart_schema(version)`` -> the parsed values.schema.json of that version.
 
 Missing binaries (tests/env/provision.sh not run): the fixtures skip, unless
 VLLMCTL_REQUIRE_REAL_SERVERS=1, where they fail; then any skipped test marked `real` also turns
@@ -41,7 +46,7 @@ from .procs import MissingServers
 
 REAL_FIXTURES = frozenset({
     "kube_env", "vault_env", "fresh_vault", "vault_server_factory", "helm_bin", "namespace",
-    "eso", "eso_absent", "fake_kubelet", "runtime_class",
+    "eso", "eso_absent", "fake_kubelet", "runtime_class", "real_chart", "test_server_chart", "chart_schema",
 })
 _kept_dirs = pytest.StashKey[list]()
 _real_skips = pytest.StashKey[list]()
@@ -280,3 +285,46 @@ def runtime_class(kube_env):
     yield "nvidia"
     if not existed:
         kube_env.delete_runtime_class("nvidia")
+
+
+# ---------------------------------------------------------------------- the real chart
+def _chart_or_skip(fn, version):
+    from .charts import ChartUnavailable
+
+    try:
+        return fn(version)
+    except ChartUnavailable as exc:
+        _missing("vllm-stack chart", exc)
+
+
+@pytest.fixture(scope="session")
+def real_chart():
+    """``real_chart(version)`` -> Path of the real vllm-stack-<version>.tgz."""
+    from .charts import chart_package
+
+    return lambda version: _chart_or_skip(chart_package, version)
+
+
+@pytest.fixture(scope="session")
+def test_server_chart(_testenv_dir):
+    """``test_server_chart(version)`` -> the chart an install on the 1.20 test API server uses."""
+    from .charts import chart_for_test_server
+
+    made: dict[str, Path] = {}
+
+    def get(version: str) -> Path:
+        if version not in made:
+            made[version] = _chart_or_skip(lambda v: chart_for_test_server(v, _testenv_dir / "charts"), version)
+        return made[version]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def chart_schema():
+    """``chart_schema(version)`` -> the chart repository's values schema of that version, parsed."""
+    import json
+
+    from .charts import schema_file
+
+    return lambda version: json.loads(_chart_or_skip(schema_file, version).read_text())
