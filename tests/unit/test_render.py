@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from vllmctl.workflows.models import validate_text
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden" / "render"
-# The chart's values schemas are data in the shared docs, which CI places beside the repository.
-SCHEMAS = HERE.parents[1].parent / "shared" / "reference" / "schemas"
 UPDATE = os.environ.get("VLLMCTL_UPDATE_GOLDEN") == "1"  # regenerate: VLLMCTL_UPDATE_GOLDEN=1 pytest ...
 
 MODELS = """\
@@ -88,9 +85,8 @@ def test_golden(name):
 
 
 @pytest.mark.parametrize("version", chart.KNOWN_VERSIONS)
-def test_values_match_the_charts_schema(version):
-    assert SCHEMAS.is_dir(), f"{SCHEMAS} is missing: the shared docs must sit beside the repository"
-    schema = json.loads((SCHEMAS / f"vllm-stack-{version}.values.schema.json").read_text())
+def test_values_match_the_charts_schema(version, chart_schema):
+    schema = chart_schema(version)
     text = MODELS if chart.supports(version, "tolerations") else MODELS.replace(
         "  tolerations:\n    - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}\n", "")
     values = rendered(Settings(chart_version=version), text).values
