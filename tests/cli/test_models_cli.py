@@ -61,7 +61,7 @@ def test_add_model_refuses_bad_input_naming_the_flag_and_leaves_the_file_alone(t
         ),
         (
             ["--name", "ok", "--model-url", "a/b", "--gpus", "1", "--tensor-parallel-size", "2"],
-            "tensorParallelSize 2 needs 2 GPUs",
+            "tensor parallelism 2 needs 2 GPUs",
         ),
         (["--name", "chat", "--model-url", "a/b"], "a model named 'chat' already exists"),
         (["--model-url", "a/b"], "is required: pass --name"),

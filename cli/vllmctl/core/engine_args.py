@@ -426,6 +426,7 @@ class Occurrence:
     value: Any
     raw: list[str]
     token: ArgToken
+    value_tokens: tuple[ArgToken, ...] = ()  # the separate argv items that held the values, if any
 
 
 def _parse(toks: list[_Tok], ctx: _Ctx) -> list[Occurrence]:
@@ -479,19 +480,21 @@ def _parse(toks: list[_Tok], ctx: _Ctx) -> list[Occurrence]:
                 i += 1
                 continue
             raws = [explicit]
+            value_tokens = ()
             i += 1
         else:
             j = i + 1
             while j < n and (hi is None or j - i - 1 < hi) and (only_values or not _is_option_like(spec, toks[j].text)):
                 j += 1
             raws = [x.text for x in toks[i + 1 : j]]
+            value_tokens = tuple(x.origin for x in toks[i + 1 : j])
             if len(raws) < lo:
                 need = "a value" if lo == 1 and hi == 1 else f"at least {lo} value(s)"
                 ctx.add(t.origin, flag, f"{flag} needs {need}.", "missing-value")
                 i = j
                 continue
             i = j
-        occ.append(_take(ctx, opt, flag, raws, t.origin))
+        occ.append(_take(ctx, opt, flag, raws, t.origin, value_tokens))
         if hi == 0 and i < n and not _is_option_like(spec, toks[i].text) and not only_values and not positionals_left:
             # A value after a switch (`--enable-lora true`) ends up as a stray argument.
             nxt = toks[i]
@@ -523,7 +526,8 @@ def _stray(ctx: _Ctx, toks: list[_Tok], i: int) -> None:
             "stray-argument")
 
 
-def _take(ctx: _Ctx, opt: dict, flag: str, raws: list[str], tok: ArgToken) -> Occurrence:
+def _take(ctx: _Ctx, opt: dict, flag: str, raws: list[str], tok: ArgToken,
+          value_tokens: tuple[ArgToken, ...] = ()) -> Occurrence:
     action = opt["action"]
     if action == "boolean_optional":
         return Occurrence(opt, flag, not flag.startswith("--no-"), raws, tok)
@@ -545,7 +549,7 @@ def _take(ctx: _Ctx, opt: dict, flag: str, raws: list[str], tok: ArgToken) -> Oc
             ctx.add(tok, flag, str(e), e.code)
             values.append(None)
     value = values[0] if opt["nargs"] in (None, "?") else values
-    return Occurrence(opt, flag, value, raws, tok)
+    return Occurrence(opt, flag, value, raws, tok, value_tokens)
 
 
 def _check_lora(opt: dict, flag: str, item: str) -> None:
@@ -679,11 +683,16 @@ def check(model_name: str, argv_tokens: Sequence[ArgToken], spec: EngineSpec) ->
     return ctx.problems
 
 
+def occurrences(argv_tokens: Sequence[ArgToken], spec: EngineSpec) -> list[Occurrence]:
+    """Every flag of an argv as vLLM's parser reads it (any spelling: `-tp 2`, `--tensor_parallel_size=2`,
+    an abbreviation), in order; values that do not convert are None."""
+    ctx = _Ctx("", spec)
+    return _parse(_preprocess(argv_tokens, ctx), ctx)
+
+
 def effective_values(argv_tokens: Sequence[ArgToken], spec: EngineSpec) -> dict[str, Any]:
     """dest -> the value vLLM ends up with for each flag given (the last one wins)."""
-    ctx = _Ctx("", spec)
-    occ = _parse(_preprocess(argv_tokens, ctx), ctx)
-    return {dest: o.value for dest, o in _final_values(occ).items() if o.value is not None}
+    return {dest: o.value for dest, o in _final_values(occurrences(argv_tokens, spec)).items() if o.value is not None}
 
 
 def check_model_spec(
@@ -723,6 +732,6 @@ def errors(problems: Iterable[EngineArgProblem]) -> list[EngineArgProblem]:
 
 __all__ = [
     "CHART", "RENDERING", "USER", "VALUES", "EngineArgProblem", "EngineSpec", "available_versions",
-    "check", "check_argv", "check_model_spec", "convert", "effective_values", "errors", "load_spec",
+    "check", "check_argv", "check_model_spec", "convert", "effective_values", "errors", "load_spec", "occurrences",
     "parser_rejects", "spec_for_tag",
 ]

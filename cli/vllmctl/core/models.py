@@ -5,10 +5,19 @@ models.yaml and in the rendered values."""
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
+from vllmctl.core.engine_flags import (
+    EXTRA_ARGS,
+    Parallelism,
+    looks_secret,
+    parallelism,
+    secret_flag_message,
+    secret_flags,
+)
 from vllmctl.core.model_defaults import DEFAULTS
 from vllmctl.core.quantity import QuantityError, bytes_quantity, parse_quantity
 
@@ -21,6 +30,8 @@ RESERVED_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "VLLM_API_KEY", "HF_HOME"}
 # The longest suffix the chart appends to "<release>-<name>": the engine Service, a DNS-1035 label.
 LONGEST_SUFFIX = "-engine-service"
 MAX_OBJECT_NAME = 63
+NO_LITERALS = ("secrets never go into models.yaml: store them with `vllmctl set-hf-token` / `vllmctl set-api-key` "
+               "(the pods read them from Secrets)")
 
 
 def _size(value: object) -> str:
@@ -155,9 +166,13 @@ class ModelEntry(_Strict):
                 )
         return {k: str(val).lower() if isinstance(val, bool) else str(val) for k, val in v.items()}
 
-    @property
-    def tensor_parallel_size(self) -> int:
-        return (self.vllmConfig.tensorParallelSize if self.vllmConfig else None) or 1
+    @cached_property
+    def parallelism(self) -> Parallelism:
+        """Effective tensor x pipeline parallelism, from vllmConfig and extraArgs in any spelling."""
+        config = self.vllmConfig
+        if config is None:
+            return Parallelism()
+        return parallelism(config.tensorParallelSize, config.extraArgs, self.tag)
 
 
 def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, str]]:
@@ -173,15 +188,28 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
                 f"use at most {room}",
             )
         )
-    tp = entry.tensor_parallel_size
-    if entry.requestGPU and tp > entry.requestGPU:
+    par = entry.parallelism
+    if par.size > 1 and par.size > entry.requestGPU:
+        what = f"tensor x pipeline parallelism {par.tensor} x {par.pipeline}" if par.pipeline > 1 else (
+            f"tensor parallelism {par.tensor}")
         problems.append(
             (
-                ("vllmConfig", "tensorParallelSize"),
-                f"tensorParallelSize {tp} needs {tp} GPUs but requestGPU is {entry.requestGPU}: "
-                f"raise requestGPU to {tp} or lower tensorParallelSize",
+                par.at,
+                f"{what} needs {par.size} GPUs but requestGPU is {entry.requestGPU}: "
+                f"raise requestGPU to {par.size} or lower the parallelism",
             )
         )
+    args = entry.vllmConfig.extraArgs if entry.vllmConfig else []
+    secret = secret_flags(args, entry.tag)
+    for flag in secret:
+        problems.append(((*EXTRA_ARGS, flag.indices[0]), secret_flag_message(flag)))
+    flagged = {i for f in secret for i in f.indices}
+    for i, arg in enumerate(args):
+        if looks_secret(arg) and i not in flagged:
+            problems.append(((*EXTRA_ARGS, i), f"extraArgs[{i}] holds what looks like a token or key; {NO_LITERALS}"))
+    for key, value in entry.env.items():
+        if looks_secret(value):
+            problems.append((("env", key), f"env {key} holds what looks like a token or key; {NO_LITERALS}"))
     if entry.limitMemory and parse_quantity(entry.limitMemory) < parse_quantity(entry.requestMemory):
         problems.append(
             (

@@ -39,6 +39,7 @@ class Rendered:
     values_text: str
     values: dict
     manifests: dict[str, str] = field(default_factory=dict)  # file name -> YAML text
+    moved: dict[str, dict[tuple, tuple]] = field(default_factory=dict)  # model -> yaml_paths(model)
 
     def files(self) -> dict[str, str]:
         return {VALUES_FILE: self.values_text, **self.manifests}
@@ -86,7 +87,12 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
             value = getattr(config, key)
             if value is not None:
                 vllm_config[key] = value
-    vllm_config["extraArgs"] = served_model_args(model) + (list(config.extraArgs) if config else [])
+    par = model.parallelism
+    if par.chart_key is not None:
+        # The chart mounts /dev/shm (NCCL needs it) only when this key is present.
+        vllm_config["tensorParallelSize"] = par.chart_key
+    user_args = [arg for i, arg in enumerate(config.extraArgs if config else []) if i not in par.fold]
+    vllm_config["extraArgs"] = served_model_args(model) + user_args
     return {
         "name": model.name,
         "repository": model.image or settings.model_image,
@@ -98,7 +104,9 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "requestMemory": model.requestMemory,
         "requestGPU": model.requestGPU,
         "limitMemory": model.limitMemory,
-        "pvcStorage": model.pvcStorage,
+        # "" (no cache volume) is the key left out: every chart version mounts a claim it never
+        # creates when the key is present but empty, and falls back to HF_HOME=/tmp without it.
+        "pvcStorage": model.pvcStorage or None,
         "pvcAccessMode": [model.pvcAccessMode] if model.pvcAccessMode else None,
         "storageClass": model.storageClass if model.storageClass is not None else settings.storage_class,
         "shmSize": model.shmSize,
@@ -112,6 +120,18 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "hf_token": HF_TOKEN.ref() if hf_token else None,
         "vllmConfig": vllm_config,
     }
+
+
+def yaml_paths(model: ModelEntry) -> dict[tuple, tuple]:
+    """Where rendered modelSpec fields that rendering moved come from in the models.yaml entry
+    (rendered path -> entry path), so a problem found in the values points at the user's line."""
+    par = model.parallelism
+    if par.chart_key is None:
+        return {}
+    moved = {("vllmConfig", "tensorParallelSize"): par.tensor_at if par.fold else par.pipeline_at}
+    kept = [i for i in range(len(model.vllmConfig.extraArgs)) if i not in par.fold]
+    moved.update({("vllmConfig", "extraArgs", k): ("vllmConfig", "extraArgs", i) for k, i in enumerate(kept)})
+    return moved
 
 
 def header(request: RenderRequest) -> str:
@@ -162,4 +182,6 @@ def render(request: RenderRequest) -> Rendered:
         f"{layout.external_secret}.yaml": external_secret_text(settings, layout, context["header"])
         for layout in LAYOUTS
     }
-    return Rendered(request=request, values_text=values_text, values=values, manifests=manifests)
+    moved = {m.name: yaml_paths(m) for m in request.models if m.enabled}
+    return Rendered(request=request, values_text=values_text, values=values, manifests=manifests,
+                    moved={name: paths for name, paths in moved.items() if paths})

@@ -1,9 +1,10 @@
 """One typed settings object, from the environment (and .env.local), then flags.
 
 Names and defaults of the buun-stack module's variables are kept so existing `.env.local` files
-keep working. One deliberate change: VLLM_MODEL_TAG defaults to a pinned vLLM release instead of
+keep working. Two deliberate changes: VLLM_MODEL_TAG defaults to a pinned vLLM release instead of
 `latest`, because a floating tag (pulled with imagePullPolicy Always) breaks pods the day vLLM
-drops a flag, and because engine arguments can only be checked against a known release.
+drops a flag, and because engine arguments can only be checked against a known release; and
+VLLM_ROUTER_LIMIT_MEMORY defaults to the chart's own router limit (see ROUTER_LIMIT_MEMORY).
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from pathlib import Path
 from vllmctl.errors import InvalidInput
 
 PINNED_VLLM_TAG = "v0.32.0"
+# The seed's 768Mi is below the chart's own default router limit from 0.1.10 on (1000Mi), where the
+# prefix-aware router has been reported to run out of memory: vllmctl starts at the chart's value.
+ROUTER_LIMIT_MEMORY = "1000Mi"
 CHART_REPO = "https://vllm-project.github.io/production-stack"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms))+$")
+_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP header name (RFC 9110 token)
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 
 
@@ -69,12 +74,19 @@ class Settings:
     router_request_memory: str = _setting(
         "VLLM_ROUTER_REQUEST_MEMORY", "256Mi", "router memory request", "quantity"
     )
-    router_limit_memory: str = _setting("VLLM_ROUTER_LIMIT_MEMORY", "768Mi", "router memory limit", "quantity")
+    router_limit_memory: str = _setting(
+        "VLLM_ROUTER_LIMIT_MEMORY", ROUTER_LIMIT_MEMORY, "router memory limit (below the chart's default: a warning)",
+        "quantity",
+    )
     router_image: str = _setting("VLLM_ROUTER_IMAGE", "", "router image repository ('' = the chart's)")
     router_tag: str = _setting("VLLM_ROUTER_TAG", "", "router image tag ('' = the chart's)")
     routing_logic: str = _setting(
         "VLLM_ROUTING_LOGIC", "roundrobin", "router routing logic", "choice",
         ("roundrobin", "session", "kvaware", "prefixaware", "disaggregated_prefill"),
+    )
+    router_session_key: str = _setting(
+        "VLLM_ROUTER_SESSION_KEY", "",
+        "request header that identifies a session; required by VLLM_ROUTING_LOGIC=session", "header",
     )
     api_key_enabled: bool = _setting(
         "VLLM_API_KEY_ENABLED", True, "protect the endpoint with the API key Secret", "bool"
@@ -144,6 +156,8 @@ def _convert(f: dataclasses.Field, raw, source: str):
         raise InvalidInput(f"{where} must be a duration such as 30m, 1h or 90s, got {raw!r}.")
     if kind == "quantity" and value and not _QUANTITY.match(value):
         raise InvalidInput(f"{where} must be a Kubernetes quantity such as 100m, 256Mi or 80Gi, got {raw!r}.")
+    if kind == "header" and value and not _HEADER.match(value):
+        raise InvalidInput(f"{where} must be an HTTP header name such as x-user-id, got {raw!r}.")
     if kind == "version" and not re.match(r"^\d+\.\d+\.\d+$", value):
         raise InvalidInput(f"{where} must be a chart version such as 0.1.8, got {raw!r}.")
     if kind == "choice" and value not in f.metadata["choices"]:

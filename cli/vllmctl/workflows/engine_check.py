@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from vllmctl.core.engine_args import ERROR, check_model_spec
+from vllmctl.core.engine_argv import describe_source
 from vllmctl.core.models_file import InvalidModels, ModelsDocument, Problem
 
 # rendering puts `--served-model-name <name>` first in every model's extraArgs (core.render)
 RENDERED_EXTRA_ARGS = frozenset({0, 1})
 
 
-def _problem(doc: ModelsDocument, index: int | None, p) -> Problem:
-    loc = (index, *p.yaml_path) if index is not None else ()
+def _problem(doc: ModelsDocument, index: int | None, p, moved: dict[tuple, tuple]) -> Problem:
+    path = moved.get(p.yaml_path, p.yaml_path)
+    loc = (index, *path) if index is not None else ()
     line, column = doc.locate(loc) if loc else (1, 1)
-    where = f" ({p.yaml_where})" if p.yaml_where else ""
+    where = f" ({describe_source(path)})" if path else ""
     return Problem(doc.file, line, column, f"model '{p.model}'{where}: {p.message}")
 
 
-def check_engine_args(doc: ModelsDocument, values: dict, chart_version: str) -> list[str]:
-    """Raise InvalidModels for flags vLLM would refuse; return warnings (one per distinct message)."""
+def check_engine_args(doc: ModelsDocument, values: dict, chart_version: str,
+                      moved: dict[str, dict[tuple, tuple]] | None = None) -> list[str]:
+    """Raise InvalidModels for flags vLLM would refuse; return warnings (one per distinct message).
+    `moved` (Rendered.moved) maps what rendering moved back to the models.yaml lines it came from."""
     index_of = {e.get("name"): i for i, e in enumerate(doc.entries) if isinstance(e, dict)}
     errors: list[Problem] = []
     warnings: dict[str, None] = {}
@@ -26,7 +30,7 @@ def check_engine_args(doc: ModelsDocument, values: dict, chart_version: str) -> 
         if tag_warning:
             warnings[f"model '{spec['name']}': {tag_warning}"] = None
         for p in problems:
-            located = _problem(doc, index_of.get(spec["name"]), p)
+            located = _problem(doc, index_of.get(spec["name"]), p, (moved or {}).get(spec["name"], {}))
             if p.severity == ERROR:
                 errors.append(located)
             else:

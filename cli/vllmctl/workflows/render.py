@@ -54,7 +54,7 @@ def render_models(
     flags checked (offline unless `gated` answers come from the Hub)."""
     loaded = loaded or models_wf.load(settings, allow_example=allow_example)
     rendered = render(render_request(settings, loaded, gated))
-    loaded.warnings.extend(check_engine_args(loaded.document, rendered.values, loaded.chart_version))
+    loaded.warnings.extend(check_engine_args(loaded.document, rendered.values, loaded.chart_version, rendered.moved))
     return loaded, rendered
 
 
