@@ -27,7 +27,7 @@ def test_list_models_without_a_file_says_how_to_create_one(tmp_path):
     assert result.code == 0 and "add-model" in result.stderr and result.stdout == ""
 
 
-def test_add_model_with_flags_creates_the_file_from_the_example(tmp_path):
+def test_add_model_with_flags_creates_the_file_with_only_the_new_model(tmp_path):
     result = run_cli(
         "add-model",
         "--name",
@@ -43,10 +43,13 @@ def test_add_model_with_flags_creates_the_file_from_the_example(tmp_path):
         cwd=tmp_path,
     )
     assert result.code == 0, result.stderr
-    assert "Created models.yaml from models.example.yaml" in result.stderr
-    models = yaml.safe_load((tmp_path / "models.yaml").read_text())
-    assert [m["name"] for m in models] == ["qwen-0-5b", "coder"]
-    assert models[1]["vllmConfig"] == {"tensorParallelSize": 2, "extraArgs": ["--enforce-eager"]}
+    assert "Created models.yaml (the example's documentation and this model)" in result.stderr
+    text = (tmp_path / "models.yaml").read_text()
+    models = yaml.safe_load(text)
+    # The example's model (qwen-0-5b, which would need a GPU of its own) is not quietly added.
+    assert [m["name"] for m in models] == ["coder"]
+    assert models[0]["vllmConfig"] == {"tensorParallelSize": 2, "extraArgs": ["--enforce-eager"]}
+    assert "#   requestGPU        [1] GPUs per pod" in text and "qwen" not in text
 
 
 def test_add_model_refuses_bad_input_naming_the_flag_and_leaves_the_file_alone(tmp_path):
@@ -92,7 +95,9 @@ def test_validate_ok_and_json(tmp_path):
     ok = run_cli("validate", cwd=tmp_path)
     assert ok.code == 0 and "1 model(s) valid" in ok.stderr
     data = json.loads(run_cli("validate", "-o", "json", cwd=tmp_path).stdout)
-    assert data == {"file": "models.yaml", "valid": True, "models": ["chat"], "problems": [], "warnings": []}
+    assert data == {"file": "models.yaml", "valid": True, "chart_version": "0.1.8", "models": ["chat"],
+                    "problems": [], "warnings": [],
+                    "chart": "vllm-stack 0.1.8 from https://vllm-project.github.io/production-stack"}
 
 
 def test_validate_reports_every_problem_with_location_and_exit_2(tmp_path):

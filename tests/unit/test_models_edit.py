@@ -109,13 +109,14 @@ def _settings(tmp_path: Path) -> Settings:
     return Settings(models_file=str(tmp_path / "models.yaml"))
 
 
-def test_workflow_add_creates_the_file_from_the_example(tmp_path):
+def test_workflow_add_creates_the_file_with_the_example_notes_and_only_the_new_model(tmp_path):
     settings = _settings(tmp_path)
     _, created = wf.add(settings, dict(NEW))
     assert created
     text = (tmp_path / "models.yaml").read_text()
-    assert text.startswith(wf.example_text())
-    assert names(text) == ["qwen-0-5b", "tiny"]
+    notes = wf.example_documentation()
+    assert text.startswith(notes) and "#   modelURL" in notes and "qwen" not in notes
+    assert names(text) == ["tiny"]
 
 
 def test_workflow_refuses_a_duplicate_without_touching_the_file(tmp_path):

@@ -15,10 +15,18 @@ def interactive(yes: bool = False) -> bool:
     return not yes and not ci and sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def ask(question: str, *, flag: str, yes: bool, default=None, hide: bool = False, type=str):
+def ask(question: str, *, flag: str, yes: bool, default=None, hide: bool = False, type=str, check=None):
+    """The answer to `question`; `check(answer)` returns what is wrong with it (then it asks again) or None."""
     if not interactive(yes):
         raise MissingAnswer(f"{question} is required: pass {flag}.")
-    return typer.prompt(question, default=default, hide_input=hide, type=type, err=True)
+    while True:
+        answer = typer.prompt(question, default=default, hide_input=hide, type=type, err=True)
+        if isinstance(answer, str):
+            answer = answer.strip()
+        problem = check(answer) if check else None
+        if problem is None:
+            return answer
+        typer.echo(f"{problem}; try again (or pass {flag}).", err=True)
 
 
 def confirm(question: str, *, yes: bool, flag: str = "--yes", default: bool = False) -> bool:

@@ -12,6 +12,7 @@ from vllmctl import console
 from vllmctl.commands.interactive import ask, choose, confirm, interactive
 from vllmctl.commands.options import (
     ApiKeyOpt,
+    ChartOpt,
     ChartVersionOpt,
     ModelsFileOpt,
     NamespaceOpt,
@@ -85,6 +86,23 @@ def list_models(models_file: ModelsFileOpt = None, output: OutputOpt = Output.te
     )
 
 
+# The questions add-model asks on a TTY: (key, question, flag, type). name and modelURL are asked
+# whenever their flag is missing; the others only in a fully interactive run (no entry flag given),
+# so a one-liner with flags never stops to ask.
+QUESTIONS = (
+    ("name", "Model name (API model id, e.g. llama3)", "--name", str),
+    ("modelURL", "Hugging Face model id (org/name)", "--model-url", str),
+    ("requestGPU", "GPUs per pod", "--gpus", int),
+    ("replicaCount", "Replicas", "--replicas", int),
+    ("requestMemory", "Memory per pod", "--memory", str),
+    ("pvcStorage", "Model cache size", "--storage", str),
+)
+REQUIRED = ("name", "modelURL")
+ENTRY_KEYS = ("name", "modelURL", "replicaCount", "requestCPU", "requestMemory", "requestGPU", "pvcStorage")
+# Stand-ins for the required keys while an answer to another question is checked on its own.
+_PLACEHOLDER = {"name": "model", "modelURL": "org/model"}
+
+
 def _entry_errors(entry: dict) -> str | None:
     from vllmctl.core.models_file import validate_entry
 
@@ -94,6 +112,48 @@ def _entry_errors(entry: dict) -> str | None:
         flag = next((ADD_FLAGS[str(p)] for p in reversed(err.loc) if str(p) in ADD_FLAGS), None)
         lines.append(f"{flag}: {err.message}" if flag else err.message)
     return "; ".join(lines) or None
+
+
+def _answer_problem(key: str, value, entry: dict, release: str, taken: set[str]) -> str | None:
+    """What is wrong with `value` as the answer for `key`, judged as validate would; None when fine."""
+    from vllmctl.core.models import cross_field_problems
+    from vllmctl.core.models_file import validate_entry
+
+    if key == "name" and value in taken:
+        return f"a model named {value!r} already exists"
+    model, errors = validate_entry({**_PLACEHOLDER, **entry, key: value})
+    messages = [e.message for e in errors if key in map(str, e.loc)]
+    if model is not None:
+        messages += [message for loc, message in cross_field_problems(model, release) if loc == (key,)]
+    return "; ".join(messages) or None
+
+
+def _basic_entry(given: dict, settings, yes: bool) -> dict:
+    """The entry's basic keys in models.yaml's order: flags as given, the rest asked (each answer checked
+    as it comes) or defaulted."""
+    from vllmctl.core.model_defaults import DEFAULTS
+    from vllmctl.workflows import models as wf
+
+    fully_interactive = interactive(yes) and all(v is None for v in given.values())
+    taken = set(wf.names(settings)) if interactive(yes) else set()
+    answers: dict = {}
+    for key, question, flag, kind in QUESTIONS:
+        value = given[key]
+        if value is None and (key in REQUIRED or fully_interactive):
+            value = ask(question, flag=flag, yes=yes, default=DEFAULTS.get(key), type=kind,
+                        check=lambda v, k=key: _answer_problem(k, v, answers, settings.release, taken))
+        answers[key] = value.strip() if isinstance(value, str) else value
+    answers["requestCPU"] = given["requestCPU"]
+    return {key: DEFAULTS[key] if answers[key] is None else answers[key] for key in ENTRY_KEYS}
+
+
+def _with_options(entry: dict, hf_token_required, vllm_config: dict) -> dict:
+    if hf_token_required is not None:
+        entry["hfTokenRequired"] = hf_token_required
+    vllm_config = {key: value for key, value in vllm_config.items() if value is not None}
+    if vllm_config:
+        entry["vllmConfig"] = vllm_config
+    return entry
 
 
 def add_model(
@@ -124,55 +184,28 @@ def add_model(
     yes: YesOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Add a model to models.yaml (prompts on a TTY; every answer is also a flag)."""
+    """Add a model to models.yaml (prompts on a TTY for what no flag gave)."""
     from vllmctl.workflows import models as wf
 
     settings = settings_from(models_file=models_file, release=release, chart_version=chart_version)
-    prompting = interactive(yes)
-    if name is None:
-        name = ask("Model name (API model id, e.g. llama3)", flag="--name", yes=yes)
-    if model_url is None:
-        model_url = ask("Hugging Face model id (org/name)", flag="--model-url", yes=yes)
-    if prompting:
-        gpus = gpus if gpus is not None else ask("GPUs per pod", flag="--gpus", yes=yes, default=1, type=int)
-        replicas = (
-            replicas if replicas is not None else ask("Replicas", flag="--replicas", yes=yes, default=1, type=int)
-        )
-        memory = memory or ask("Memory per pod", flag="--memory", yes=yes, default="16Gi")
-        storage = storage or ask("Model cache size", flag="--storage", yes=yes, default="50Gi")
-    entry: dict = {
-        "name": name.strip(),
-        "modelURL": model_url.strip(),
-        "replicaCount": 1 if replicas is None else replicas,
-        "requestCPU": 6 if cpu is None else cpu,
-        "requestMemory": memory or "16Gi",
-        "requestGPU": 1 if gpus is None else gpus,
-        "pvcStorage": "50Gi" if storage is None else storage,
-    }
-    if hf_token_required is not None:
-        entry["hfTokenRequired"] = hf_token_required
-    vllm_config = {
-        key: value
-        for key, value in (
-            ("maxModelLen", max_model_len),
-            ("dtype", dtype),
-            ("tensorParallelSize", tensor_parallel_size),
-            ("gpuMemoryUtilization", gpu_memory_utilization),
-            ("extraArgs", extra_arg or None),
-        )
-        if value is not None
-    }
-    if vllm_config:
-        entry["vllmConfig"] = vllm_config
+    vllm_config = {"maxModelLen": max_model_len, "dtype": dtype, "tensorParallelSize": tensor_parallel_size,
+                   "gpuMemoryUtilization": gpu_memory_utilization, "extraArgs": extra_arg or None}
+    given = {"name": name, "modelURL": model_url, "requestGPU": gpus, "replicaCount": replicas, "requestCPU": cpu,
+             "requestMemory": memory, "pvcStorage": storage, "hfTokenRequired": hf_token_required, **vllm_config}
+    entry = _with_options(_basic_entry(given, settings, yes), hf_token_required, vllm_config)
     problem = _entry_errors(entry)
     if problem:
         raise InvalidInput(f"add-model: {problem}.")
     updated, created = wf.add(settings, entry)
+    _report_added(settings, entry["name"], updated, created, output)
+
+
+def _report_added(settings, name: str, updated, created: bool, output: Output) -> None:
     if output is Output.json:
         console.emit_json({"added": name, "file": str(settings.models_path), "created": created})
         return
     if created:
-        console.info(f"Created {settings.models_file} from models.example.yaml.")
+        console.info(f"Created {settings.models_file} (the example's documentation and this model).")
     _warn_all(updated.warnings)
     console.success(f"Added model '{name}' to {settings.models_file}. Apply it with `just vllm::upgrade`.")
 
@@ -225,10 +258,44 @@ def _print_deep(report) -> None:
     _warn_all(report.warnings)
 
 
+def _deep_json(report) -> list[dict]:
+    return [
+        {
+            "model": r.name,
+            "status": r.status,
+            "stage": r.stage,
+            "message": r.message,
+            "estimate": dataclasses.asdict(r.estimate) if r.estimate else None,
+            "fits": r.fit.fits if r.fit else None,
+        }
+        for r in report.results
+    ]
+
+
+def _validation_json(settings, loaded, report, failed: list) -> dict:
+    result = {
+        "file": settings.models_file,
+        "valid": not failed,
+        "chart_version": loaded.chart_version,
+        "models": [m.name for m in loaded.models],
+        "problems": [],
+        "warnings": loaded.warnings,
+    }
+    if report:
+        result["deep"] = _deep_json(report)
+    return result
+
+
+def _invalid_json(settings, error) -> dict:
+    return {"file": settings.models_file, "valid": False, "problems": [p.as_dict() for p in error.problems],
+            "warnings": []}
+
+
 def validate(
     models_file: ModelsFileOpt = None,
     release: ReleaseOpt = None,
     chart_version: ChartVersionOpt = None,
+    chart: ChartOpt = None,
     deep: Annotated[
         bool, typer.Option("--deep", help="also run vLLM's engine-config checks and memory estimates")
     ] = False,
@@ -245,47 +312,20 @@ def validate(
     from vllmctl.workflows import engine_check
     from vllmctl.workflows import render as render_wf
 
-    settings = settings_from(
-        models_file=models_file, release=release, chart_version=chart_version, gpu_memory=gpu_memory
-    )
+    settings, chart_ref = render_wf.for_chart(settings_from(
+        models_file=models_file, release=release, chart_version=chart_version, chart=chart, gpu_memory=gpu_memory))
     try:
         loaded, rendered = render_wf.render_models(settings, allow_example=False)
     except InvalidModels as e:
         if output is Output.json:
-            console.emit_json(
-                {
-                    "file": settings.models_file,
-                    "valid": False,
-                    "problems": [p.as_dict() for p in e.problems],
-                    "warnings": [],
-                }
-            )
+            console.emit_json(_invalid_json(settings, e))
         raise
     report = (
         engine_check.deep_report(settings, rendered, loaded.chart_version, model_config=model_config) if deep else None
     )
     failed = [r for r in report.results if r.status == "failed"] if report else []
     if output is Output.json:
-        result = {
-            "file": settings.models_file,
-            "valid": not failed,
-            "models": [m.name for m in loaded.models],
-            "problems": [],
-            "warnings": loaded.warnings,
-        }
-        if report:
-            result["deep"] = [
-                {
-                    "model": r.name,
-                    "status": r.status,
-                    "stage": r.stage,
-                    "message": r.message,
-                    "estimate": dataclasses.asdict(r.estimate) if r.estimate else None,
-                    "fits": r.fit.fits if r.fit else None,
-                }
-                for r in report.results
-            ]
-        console.emit_json(result)
+        console.emit_json(_validation_json(settings, loaded, report, failed) | {"chart": chart_ref.describe()})
     else:
         _warn_all(loaded.warnings)
         if report:
@@ -293,9 +333,7 @@ def validate(
     if failed:
         raise InvalidInput(f"vLLM rejects the engine configuration of {', '.join(r.name for r in failed)}.")
     if output is Output.text:
-        console.success(
-            f"{settings.models_file}: {len(loaded.models)} model(s) valid for vllm-stack {loaded.chart_version}."
-        )
+        console.success(f"{settings.models_file}: {len(loaded.models)} model(s) valid for {chart_ref.describe()}.")
 
 
 def render(

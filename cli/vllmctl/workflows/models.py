@@ -74,15 +74,33 @@ def peek(settings: Settings) -> list[dict]:
     return [with_defaults(entry) for entry in data if isinstance(entry, dict)]
 
 
+def names(settings: Settings) -> list[str]:
+    """The names already in the models file (none when it does not exist yet)."""
+    if not settings.models_path.exists():
+        return []
+    return [str(entry.get("name")) for entry in peek(settings)]
+
+
+def example_documentation() -> str:
+    """The example's leading comment block (what every key means), without its example entries."""
+    lines = []
+    for line in example_text().splitlines(True):
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "".join(lines)
+
+
 def _ensure_file(path: Path) -> bool:
+    """Create the file with the example's documentation only: the example's models are not the user's."""
     if path.exists():
         return False
-    write_atomic(path, example_text())
+    write_atomic(path, example_documentation())
     return True
 
 
 def add(settings: Settings, entry: dict) -> tuple[LoadedModels, bool]:
-    """Append `entry`; returns the new state and whether the file was created from the example."""
+    """Append `entry`; returns the new state and whether the file was created (with the example's documentation)."""
     path = settings.models_path
     with locked(path):
         created = _ensure_file(path)

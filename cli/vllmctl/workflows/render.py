@@ -43,6 +43,15 @@ def render_request(settings: Settings, loaded: models_wf.LoadedModels, gated: di
     )
 
 
+def for_chart(settings: Settings):
+    """(settings with the chart's own version, the chart) for the chart install would use: VLLM_CHART's
+    version when it names a local chart, else the vendored or pinned version. Reads files only."""
+    from vllmctl.adapters import chart_source
+
+    chart = chart_source.resolve(settings)
+    return chart_source.settings_for(settings, chart), chart
+
+
 def render_models(
     settings: Settings,
     *,
