@@ -62,12 +62,52 @@ def emit_json(obj: Any) -> None:
     data(json.dumps(obj, indent=2, sort_keys=False, default=str))
 
 
+GAP = "   "  # kubectl's; two spaces when the table has to fold
+
+
+def _fit(widths: list[int], floor: list[int], room: int) -> list[int]:
+    """Column widths summing to at most `room`: the widest column gives way first, none below its floor."""
+    widths = list(widths)
+    while sum(widths) > room:
+        shrinkable = [i for i, w in enumerate(widths) if w > floor[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+    return widths
+
+
+def _fold(cell: str, width: int) -> list[str]:
+    import textwrap
+
+    if len(cell) <= width:
+        return [cell]
+    return textwrap.wrap(cell, width) or [""]
+
+
+def _terminal_columns() -> int | None:
+    """The terminal's width when stdout is one; None for pipes and files (lines stay whole for grep)."""
+    import shutil
+
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
-    """Aligned columns in kubectl's style: readable, greppable, and cheap to print."""
+    """Aligned columns in kubectl's style; on a terminal narrower than the table, the widest
+    columns fold their cells onto further lines, each within its own column."""
     cells = [list(columns)] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    terminal, gap = _terminal_columns(), GAP
+    if terminal and sum(widths) + len(gap) * (len(columns) - 1) > terminal:
+        gap = "  "
+        floor = [min(w, max(len(c), 8)) for w, c in zip(widths, columns, strict=True)]
+        widths = _fit(widths, floor, terminal - len(gap) * (len(columns) - 1))
     lines = [title] if title else []
-    lines += ["   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    for row in cells:
+        folded = [_fold(c, w) for c, w in zip(row, widths, strict=True)]
+        for i in range(max(len(f) for f in folded)):
+            parts = [f[i] if i < len(f) else "" for f in folded]
+            lines.append(gap.join(p.ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip())
     data("\n".join(lines))
 
 

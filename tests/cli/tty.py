@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 from tests.helpers import cli_env
 
 
 class TTYSession:
-    def __init__(self, *args: str, cwd, env: dict[str, str] | None = None) -> None:
+    """vllmctl ARGS on a terminal of `columns` x 24 (80 by default, the width people's terminals open at)."""
+
+    def __init__(self, *args: str, cwd, env: dict[str, str] | None = None, columns: int = 80) -> None:
         self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        child_env = cli_env(env)
+        for inherited in ("COLUMNS", "LINES"):  # the terminal's own size decides, as it does for people
+            child_env.pop(inherited, None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vllmctl.main", *args], cwd=cwd, env=cli_env(env),
+            [sys.executable, "-m", "vllmctl.main", *args], cwd=cwd, env=child_env,
             stdin=slave, stdout=slave, stderr=slave, close_fds=True,
         )
         os.close(slave)

@@ -21,6 +21,20 @@ class Root(TyperGroup):
     def list_commands(self, ctx):  # keep registration order in --help
         return list(self.commands)
 
+    def format_commands(self, ctx, formatter) -> None:
+        """Commands in panels by subject, each with its whole first sentence: click's default cuts
+        descriptions to 45 characters, which at 80 columns leaves most of them mid-thought."""
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            panel = getattr(command, "rich_help_panel", None) or "Commands"
+            panels.setdefault(panel, []).append((name, command.get_short_help_str(limit=1000)))
+        for panel, rows in panels.items():
+            with formatter.section(panel):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
@@ -41,9 +55,21 @@ class Root(TyperGroup):
             ctx.exit(errors.FAILED)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from vllmctl import __version__
+
+        console.data(f"vllmctl {__version__}")
+        raise typer.Exit(0)
+
+
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="show tracebacks", envvar="VLLMCTL_DEBUG"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors and data"),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks (also after the command)",
+                               envvar="VLLMCTL_DEBUG"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors and data (--quiet also after the command)",
+                               envvar="VLLMCTL_QUIET"),
+    version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True,
+                                 callback=_print_version),
 ) -> None:
     """Install and operate the vLLM production stack on Kubernetes from a models.yaml.
 
@@ -55,6 +81,17 @@ def _root(
     console.set_quiet(quiet)
 
 
+def _wrap_at_spaces_only() -> None:
+    """Help text wraps at spaces, never inside `hf-token` or `--no-api-key` (textwrap breaks on hyphens)."""
+    from click import _textwrap
+
+    class Wrapper(_textwrap.TextWrapper):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **{**kwargs, "break_on_hyphens": False})
+
+    _textwrap.TextWrapper = Wrapper
+
+
 def build_app() -> typer.Typer:
     import typer.core
 
@@ -63,6 +100,7 @@ def build_app() -> typer.Typer:
     # With rich installed, Typer formats help through rich's markdown stack (~50 ms of start-up);
     # click's plain help says the same. Our own rich output (console.py) is unaffected.
     typer.core.HAS_RICH = False
+    _wrap_at_spaces_only()
 
     app = typer.Typer(
         cls=Root,
@@ -73,9 +111,24 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_root)
-    for name in MODULES:
+    for name, panel in MODULES.items():
+        known = len(app.registered_commands), len(app.registered_groups)
         importlib.import_module(f"vllmctl.commands.{name}").register(app)
+        for info in app.registered_commands[known[0]:] + app.registered_groups[known[1]:]:
+            info.rich_help_panel = info.rich_help_panel or panel
     return app
+
+
+# Global flags a just recipe puts after the command (`just vllm::install --debug`). Only long forms:
+# `-q` after the command may be an engine flag's value (`--extra-arg -q`).
+_GLOBAL_FLAGS = ("--debug", "--quiet")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """`vllmctl install --debug` read as `vllmctl --debug install` (up to a `--`)."""
+    end = args.index("--") if "--" in args else len(args)
+    found = [a for a in args[:end] if a in _GLOBAL_FLAGS]
+    return found + [a for a in args[:end] if a not in _GLOBAL_FLAGS] + args[end:]
 
 
 def load_dotenv_file(path: str = ".env.local") -> None:
@@ -94,8 +147,9 @@ def load_dotenv_file(path: str = ".env.local") -> None:
 def main(argv: list[str] | None = None) -> int:
     load_dotenv_file()
     app = build_app()
+    args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = app(args=argv, prog_name="vllmctl", standalone_mode=False)
+        result = app(args=args, prog_name="vllmctl", standalone_mode=False)
     except Exit as e:
         return e.exit_code
     except Abort:
