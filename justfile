@@ -10,23 +10,28 @@ default:
     @just --list --list-submodules
 
 # Install vllmctl (editable) with its test tools, and provision the real test servers (cached)
+[no-exit-message]
 setup:
     python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
     bash tests/env/provision.sh
 
 # Set up, then run the whole test suite (arguments go to pytest)
+[no-exit-message]
 test *ARGS: setup
     python3 -m pytest "$@"
 
 # Static checks
+[no-exit-message]
 lint:
     python3 -m ruff check cli tests benchmarks scripts
 
 # Benchmarks: start-up, rendering, engine-argument checks, install, bench client (prints figures)
+[no-exit-message]
 bench *ARGS:
     python3 benchmarks/run.py "$@"
 
 # Regenerate the vLLM engine-argument data from the pinned vllm (builds a ~6 GB venv once)
+[no-exit-message]
 engine-data:
     bash scripts/engine_venv.sh
     VLLM_TARGET_DEVICE=cpu "${VLLMCTL_ENGINE_VENV:-$HOME/.cache/vllmctl/engine-venv}/bin/python" scripts/gen_engine_args.py
