@@ -227,3 +227,16 @@ def test_latest_tag_is_accepted_with_a_warning():
     loaded = validate_text(HEAD, "models.yaml", Settings(model_tag="latest"))
     assert any("VLLM_MODEL_TAG=latest floats" in w for w in loaded.warnings)
     assert validate_text(HEAD, "models.yaml", Settings()).warnings == []
+
+
+def test_a_floating_router_tag_is_accepted_with_a_warning():
+    for tag in ("latest", ""):
+        loaded = validate_text(HEAD, "models.yaml", Settings(router_tag=tag))
+        assert any(w.startswith(f"VLLM_ROUTER_TAG={tag or '(empty'}") and "v0.1.12" in w for w in loaded.warnings)
+    # without a router there is no router image to pin
+    assert validate_text(HEAD, "models.yaml", Settings(router_tag="latest", router_enabled=False)).warnings == []
+
+
+def test_the_defaults_pin_the_newest_chart_and_the_router():
+    s = Settings()
+    assert (s.chart_version, s.router_image, s.router_tag) == ("0.1.12", "lmcache/lmstack-router", "v0.1.12")

@@ -150,9 +150,10 @@ class Helm:
             raise self._failure("read the release history", e.stderr.decode(errors="replace")) from None
         return json.loads(out or b"[]")
 
-    async def values(self, release: str, namespace: str) -> dict:
-        out = await self._run(["get", "values", release, "--namespace", namespace, "--output", "json"],
-                              doing="read the deployed values")
+    async def values(self, release: str, namespace: str, *, computed: bool = False) -> dict:
+        """The values the deployed revision was made from; `computed`: merged over the chart's defaults."""
+        out = await self._run(["get", "values", release, "--namespace", namespace, "--output", "json",
+                               *(["--all"] if computed else [])], doing="read the deployed values")
         return json.loads(out or b"null") or {}
 
     async def manifest(self, release: str, namespace: str) -> str:
@@ -197,6 +198,11 @@ class Helm:
                         doing=f"uninstall release {release!r}")
 
     # ------------------------------------------------------------------ charts and repositories
+    async def default_values(self, chart: ChartRef) -> str:
+        """The chart's own values.yaml (its defaults), as text."""
+        return (await self._run(["show", "values", *self._chart_args(chart)],
+                                doing=f"read the defaults of the chart {chart.describe()}")).decode()
+
     async def pull(self, chart: ChartRef, destination: Path) -> None:
         await self._run(["pull", *self._chart_args(chart), "--destination", str(destination)],
                         doing=f"pull the chart {chart.describe()}")

@@ -19,7 +19,8 @@ DEFAULT_CLASS_ANNOTATIONS = (
 
 
 def _request(cluster: Cluster, method: str, path: str, *, query: dict | None = None, body=None,
-             content_type: str | None = None, timeout=REQUEST_TIMEOUT, stream: bool = False):
+             content_type: str | None = None, timeout=REQUEST_TIMEOUT, stream: bool = False,
+             accept: str = "application/json"):
     """One API call by path, through the client's configuration (auth, TLS, proxy) but without the
     generated API classes: kubernetes 37 builds pydantic validators for every method of e.g.
     CoreV1Api on import (about 0.4 s), more than a whole deploy's API calls take. Returns the
@@ -27,7 +28,7 @@ def _request(cluster: Cluster, method: str, path: str, *, query: dict | None = N
     from kubernetes.client.exceptions import ApiException
 
     api = cluster.api_client
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": accept}
     if content_type:
         headers["Content-Type"] = content_type
     params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
@@ -183,6 +184,59 @@ def read_service(cluster: Cluster, namespace: str, name: str) -> dict | None:
 
 def list_services(cluster: Cluster, namespace: str) -> list[dict]:
     return _list(cluster, f"{_ns(namespace)}/services", f"Services in {namespace!r}")
+
+
+# ---------------------------------------------------------------------- objects by kind
+# Where the kinds a chart move may have to recreate live.
+_APPS = "/apis/apps/v1/namespaces/{ns}"
+_KIND_PATHS = {
+    "Deployment": f"{_APPS}/deployments", "ReplicaSet": f"{_APPS}/replicasets",
+    "StatefulSet": f"{_APPS}/statefulsets", "DaemonSet": f"{_APPS}/daemonsets",
+    "Job": "/apis/batch/v1/namespaces/{ns}/jobs", "Service": "/api/v1/namespaces/{ns}/services",
+    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+}
+
+
+def delete_and_wait(cluster: Cluster, namespace: str, kind: str, name: str, *, timeout: float = 120.0) -> bool:
+    """Delete the object and wait until the API server no longer has it; its pods (ReplicaSets,
+    Jobs) are garbage-collected in the background, so a new owner can be created at once. False
+    when it did not exist."""
+    import time
+
+    from vllmctl.errors import OperationFailed
+
+    path = f"{_KIND_PATHS[kind].format(ns=namespace)}/{name}"
+    try:
+        _request(cluster, "DELETE", path, body={"propagationPolicy": "Background"})
+    except Exception as e:  # noqa: BLE001
+        if _is_status(e, 404):
+            return False
+        raise api_error(e, cluster, f"delete {kind}/{name}") from None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _get(cluster, path)
+        except Exception as e:  # noqa: BLE001
+            if _is_status(e, 404):
+                return True
+            raise api_error(e, cluster, f"read {kind}/{name}") from None
+        time.sleep(0.2)
+    raise OperationFailed(f"{kind}/{name} in {namespace!r} was still there {timeout:g} s after it was deleted "
+                          "(a finalizer?); nothing else was changed.")
+
+
+def secret_names(cluster: Cluster, namespace: str) -> set[str]:
+    """The names of the namespace's Secrets (their metadata only: no values are read)."""
+    meta_only = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    try:
+        items = _request(cluster, "GET", f"{_ns(namespace)}/secrets", accept=meta_only).get("items") or []
+    except Exception as e:  # noqa: BLE001
+        if _is_status(e, 404):
+            return set()
+        raise api_error(e, cluster, f"list Secrets in {namespace!r}") from None
+    return {item["metadata"]["name"] for item in items}
 
 
 # ---------------------------------------------------------------------- storage

@@ -47,6 +47,10 @@ StrategyOpt = Annotated[
 DetailedOpt = Annotated[
     bool, typer.Option("--detailed-exit-code", help="exit 5 when there was nothing to change")
 ]
+RecreateOpt = Annotated[
+    bool, typer.Option("--recreate", help="delete and recreate the objects the API server refuses to change "
+                       "(e.g. selectors across chart versions); PVCs and Secrets are kept; asks first (--yes in CI)")
+]
 SmokeOpt = Annotated[
     bool, typer.Option("--smoke", help="then check every model answers through the router (as `vllmctl smoke`)")
 ]
@@ -93,7 +97,7 @@ def _print_findings(findings) -> None:
 
 def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, chart, context, timeout, atomic,
                 wait, dry_run, skip_preflight, stuck_after, update_strategy, api_key, detailed_exit_code, smoke,
-                url, yes, output) -> int:
+                url, yes, output, recreate=False) -> int:
     from vllmctl.workflows import deploy as wf
 
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
@@ -107,6 +111,7 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
         mode=mode, atomic=atomic if atomic is not None else not interactive(yes), wait=wait, dry_run=dry_run,
         skip_preflight=skip_preflight, yes=yes, api_key=api_key, prompt=_hidden_prompt(yes), on_progress=progress,
         on_step=(lambda text: console.info(f"→ {text}")) if output is Output.text else None,
+        recreate=recreate, confirm=lambda question: confirm(question, yes=yes),
     )
     try:
         result = wf.deploy(settings, opts)
@@ -144,9 +149,23 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
     return 0
 
 
+def _print_move(result) -> None:
+    """What the API server would refuse to patch, and chart defaults that change (dry run, diff)."""
+    from vllmctl.core.chart_move import summary
+
+    if result.conflicts:
+        console.warn(f"the API server will refuse to change {summary(result.conflicts)}: a plain upgrade stops; "
+                     "`vllmctl upgrade --recreate` deletes and recreates these objects (PVCs and Secrets kept).")
+    if result.default_changes:
+        console.warn("chart defaults that change for this models.yaml (vllmctl does not set them):")
+        for change in result.default_changes:
+            console.info(f"  {change.line()}")
+
+
 def _report(result) -> None:
     if result.dry_run:
         _print_plan(result.plan)
+        _print_move(result)
         console.info(f"dry run: {result.plan.summary() if result.plan else 'no changes'}; nothing was written.")
         return
     if not result.changed:
@@ -174,7 +193,8 @@ def _deploy_command(mode: str, doc: str):
         timeout: TimeoutOpt = None, atomic: AtomicOpt = None, wait: WaitOpt = True, dry_run: DryRunOpt = False,
         skip_preflight: SkipPreflightOpt = False, stuck_after: StuckAfterOpt = None,
         update_strategy: StrategyOpt = None, api_key: ApiKeyOpt = None, detailed_exit_code: DetailedOpt = False,
-        smoke: SmokeOpt = False, url: UrlOpt = None, yes: YesOpt = False, output: OutputOpt = Output.text,
+        smoke: SmokeOpt = False, url: UrlOpt = None, recreate: RecreateOpt = False, yes: YesOpt = False,
+        output: OutputOpt = Output.text,
     ) -> int:
         flags = {k: v for k, v in locals().items() if k != "mode"}
         return _run_deploy(mode, **flags)
@@ -205,11 +225,14 @@ def diff(
     result = wf.diff(settings, api_key)
     plan = result.plan
     if output is Output.json:
-        console.emit_json(plan.as_dict() if plan else {"changed": False, "changes": []})
+        console.emit_json({**(plan.as_dict() if plan else {"changed": False, "changes": []}),
+                           "conflicts": [c.as_dict() for c in result.conflicts],
+                           "defaultChanges": [c.as_dict() for c in result.default_changes]})
     else:
         for w in result.warnings:
             console.warn(w)
         _print_plan(plan)
+        _print_move(result)
         console.info(plan.summary() if plan else "no changes")
     return 1 if exit_code and plan is not None and not plan.empty else 0
 

@@ -26,7 +26,7 @@ ReleaseOpt = Annotated[
 ]
 ChartVersionOpt = Annotated[
     str | None,
-    typer.Option("--chart-version", envvar="VLLM_CHART_VERSION", help="vllm-stack chart version [default: 0.1.8]"),
+    typer.Option("--chart-version", envvar="VLLM_CHART_VERSION", help="vllm-stack chart version [default: 0.1.12]"),
 ]
 ChartOpt = Annotated[
     str | None,

@@ -1,10 +1,12 @@
 """One typed settings object, from the environment (and .env.local), then flags.
 
 Names and defaults of the buun-stack module's variables are kept so existing `.env.local` files
-keep working. Two deliberate changes: VLLM_MODEL_TAG defaults to a pinned vLLM release instead of
+keep working. Deliberate changes: VLLM_MODEL_TAG defaults to a pinned vLLM release instead of
 `latest`, because a floating tag (pulled with imagePullPolicy Always) breaks pods the day vLLM
-drops a flag, and because engine arguments can only be checked against a known release; and
-VLLM_ROUTER_LIMIT_MEMORY defaults to the chart's own router limit (see ROUTER_LIMIT_MEMORY).
+drops a flag, and because engine arguments can only be checked against a known release; the router
+image is pinned the same way (the chart's default is `lmcache/lmstack-router:latest`, pulled
+Always); VLLM_ROUTER_LIMIT_MEMORY defaults to the chart's own router limit (see ROUTER_LIMIT_MEMORY);
+VLLM_CHART_VERSION defaults to the newest chart vllmctl knows (0.1.8 stays supported).
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vllmctl.core.chart import NEWEST as NEWEST_CHART
 from vllmctl.errors import InvalidInput
 
 PINNED_VLLM_TAG = "v0.32.0"
 # The seed's 768Mi is below the chart's own default router limit from 0.1.10 on (1000Mi), where the
 # prefix-aware router has been reported to run out of memory: vllmctl starts at the chart's value.
 ROUTER_LIMIT_MEMORY = "1000Mi"
+ROUTER_IMAGE = "lmcache/lmstack-router"
+# Since February 2026 (production-stack #801/#823) every chart release also publishes the router it
+# was released with as lmcache/lmstack-router:v<chart version>; v0.1.12 is chart 0.1.12's. Its
+# parser accepts every router argument that charts 0.1.8 .. 0.1.12 render, so it serves them all.
+PINNED_ROUTER_TAG = "v0.1.12"
+FLOATING_TAGS = ("latest", "nightly", "")
 CHART_REPO = "https://vllm-project.github.io/production-stack"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -40,7 +49,9 @@ class Settings:
     namespace: str = _setting("VLLM_NAMESPACE", "vllm", "Kubernetes namespace of the stack", "dns")
     release: str = _setting("VLLM_RELEASE", "vllm", "Helm release name", "release")
     models_file: str = _setting("VLLM_MODELS_FILE", "models.yaml", "the models file")
-    chart_version: str = _setting("VLLM_CHART_VERSION", "0.1.8", "vllm-stack chart version", "version")
+    chart_version: str = _setting(
+        "VLLM_CHART_VERSION", NEWEST_CHART, "vllm-stack chart version (0.1.8 .. 0.1.12)", "version"
+    )
     chart_repo: str = _setting("VLLM_CHART_REPO", CHART_REPO, "Helm repository of the vllm-stack chart")
     chart: str = _setting(
         "VLLM_CHART", "", "chart to use instead of repo+version: a directory, a .tgz or an oci:// reference"
@@ -54,7 +65,7 @@ class Settings:
     model_image: str = _setting("VLLM_MODEL_IMAGE", "vllm/vllm-openai", "engine image repository")
     model_tag: str = _setting("VLLM_MODEL_TAG", PINNED_VLLM_TAG, "engine image tag (a pinned vLLM release)")
     image_pull_policy: str = _setting(
-        "VLLM_IMAGE_PULL_POLICY", "IfNotPresent", "engine image pull policy", "choice",
+        "VLLM_IMAGE_PULL_POLICY", "IfNotPresent", "image pull policy of the engines and the router", "choice",
         ("Always", "IfNotPresent", "Never"),
     )
     storage_class: str = _setting("VLLM_STORAGE_CLASS", "", "StorageClass of the model caches ('' = default)")
@@ -78,8 +89,8 @@ class Settings:
         "VLLM_ROUTER_LIMIT_MEMORY", ROUTER_LIMIT_MEMORY, "router memory limit (below the chart's default: a warning)",
         "quantity",
     )
-    router_image: str = _setting("VLLM_ROUTER_IMAGE", "", "router image repository ('' = the chart's)")
-    router_tag: str = _setting("VLLM_ROUTER_TAG", "", "router image tag ('' = the chart's)")
+    router_image: str = _setting("VLLM_ROUTER_IMAGE", ROUTER_IMAGE, "router image repository")
+    router_tag: str = _setting("VLLM_ROUTER_TAG", PINNED_ROUTER_TAG, "router image tag (a pinned router release)")
     routing_logic: str = _setting(
         "VLLM_ROUTING_LOGIC", "roundrobin", "router routing logic", "choice",
         ("roundrobin", "session", "kvaware", "prefixaware", "disaggregated_prefill"),
@@ -113,7 +124,11 @@ class Settings:
 
     @property
     def engine_tag_floats(self) -> bool:
-        return self.model_tag in ("latest", "nightly", "")
+        return self.model_tag in FLOATING_TAGS
+
+    @property
+    def router_tag_floats(self) -> bool:
+        return self.router_tag in FLOATING_TAGS
 
 
 def setting_fields() -> list[dataclasses.Field]:

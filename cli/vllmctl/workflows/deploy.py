@@ -15,11 +15,12 @@ from pathlib import Path
 from vllmctl.adapters import chart_source, kube
 from vllmctl.adapters.chart_source import ChartRef
 from vllmctl.adapters.helm import Helm, ReleaseInfo
+from vllmctl.core import chart_move
 from vllmctl.core import plan as plan_core
 from vllmctl.core import preflight as preflight_core
 from vllmctl.core.duration import seconds
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed
+from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed, VllmctlError
 from vllmctl.workflows import models as models_wf
 from vllmctl.workflows.rollout import Target, watch
 
@@ -37,6 +38,8 @@ class DeployOptions:
     prompt: Callable[[str], str] | None = None  # hidden prompt for a missing secret (TTY only)
     on_progress: Callable | None = None
     on_step: Callable[[str], None] | None = None
+    recreate: bool = False  # delete and recreate the objects the API server refuses to patch
+    confirm: Callable[[str], bool] | None = None  # asks (TTY) or answers --yes; raises without either
 
 
 @dataclass
@@ -50,6 +53,8 @@ class DeployResult:
     dry_run: bool = False
     plan: plan_core.Plan | None = None
     findings: list[preflight_core.Finding] = field(default_factory=list)
+    conflicts: list[chart_move.Conflict] = field(default_factory=list)
+    default_changes: list[chart_move.DefaultChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     endpoint: str = ""
@@ -60,6 +65,8 @@ class DeployResult:
             "changed": self.changed, "revision": self.revision, "dry_run": self.dry_run,
             "plan": self.plan.as_dict() if self.plan else None,
             "findings": [f.as_dict() for f in self.findings], "notes": self.notes, "warnings": self.warnings,
+            "conflicts": [c.as_dict() for c in self.conflicts],
+            "defaultChanges": [c.as_dict() for c in self.default_changes],
             "endpoint": self.endpoint,
         }
 
@@ -139,6 +146,9 @@ def _render(settings: Settings, hf_token_models, loaded: models_wf.LoadedModels)
     # render_models decides per model from hfTokenRequired, else this answer: the secrets step's
     gated = {m.modelURL: m.name in hf_token_models for m in loaded.models}
     _, rendered = render_models(settings, gated=gated, loaded=loaded)
+    # a second rendering (offline for the move check, then with the secrets' answers) adds the
+    # same engine-flag warnings again
+    loaded.warnings[:] = list(dict.fromkeys(loaded.warnings))
     return rendered
 
 
@@ -154,7 +164,63 @@ async def _release_state(helm: Helm, s: Settings):
     return current, values, manifest
 
 
+@dataclass
+class _Run:
+    """One install/upgrade/diff as the steps below see it: what was read, what this run did."""
+
+    opts: DeployOptions
+    ctx: Context
+    loaded: models_wf.LoadedModels
+    result: DeployResult
+    current: ReleaseInfo | None = None
+    deployed_values: dict | None = None
+    deployed_manifest: str = ""
+    facts: object = None
+    rendered: tuple[dict, str] | None = None  # values the move check templated, and their manifest
+    manifest: str = ""
+    confirmed: frozenset[str] = frozenset()  # objects --recreate was allowed to delete
+    created_namespace: bool = False
+    secrets_before: frozenset[str] = frozenset()
+
+    @property
+    def s(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def enabled(self) -> list:
+        return [m for m in self.loaded.models if m.enabled]
+
+    def step(self, text: str) -> None:
+        _step(self.opts, text)
+
+
 def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
+    """validate -> release state -> preflight -> chart-move check -> namespace + secrets -> render
+    -> plan (no revision when nothing changes) -> recreate (--recreate) -> helm -> rollout watch."""
+    run = _start(settings, opts)
+    _check_release(run)
+    _preflight(run)
+    _check_move(run)  # before anything is written: a refused move changes nothing
+    values = _offline_values(run) if opts.dry_run else _prepare_cluster(run)
+    if _same_values(run, values):
+        return _unchanged(run)
+    if run.current is not None or opts.dry_run:  # a first install needs no plan: everything is new
+        run.manifest = _render_chart(run, values)
+        if _nothing_to_change(run):
+            return _unchanged(run)
+    run.result.changed = True
+    if opts.dry_run:
+        return run.result
+    _recreate(run)
+    _apply(run, values)
+    if opts.wait:
+        _watch(run)
+    return run.result
+
+
+def _start(settings: Settings, opts: DeployOptions) -> _Run:
+    """The chart, the models, the connection; then the cluster facts (API server) and the release
+    state (helm), read at the same time."""
     from concurrent.futures import ThreadPoolExecutor
 
     chart = chart_source.resolve(settings)
@@ -162,94 +228,194 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     loaded = models_wf.load(settings)
     ctx = connect(settings, chart)
     s, helm = ctx.settings, ctx.helm
-    enabled = [m for m in loaded.models if m.enabled]
+    names = [m.name for m in loaded.models if m.enabled]
     # warnings is loaded.warnings itself, so the engine-flag warnings rendering adds later show too
-    result = DeployResult(s.release, s.namespace, chart.label, [m.name for m in enabled], changed=False,
-                          dry_run=opts.dry_run, warnings=loaded.warnings, endpoint=endpoint_of(s))
-
-    # The cluster facts (API server) and the release state (helm) are read at the same time.
+    result = DeployResult(s.release, s.namespace, chart.label, names, changed=False, dry_run=opts.dry_run,
+                          warnings=loaded.warnings, endpoint=endpoint_of(s))
+    run = _Run(opts, ctx, loaded, result)
     with ThreadPoolExecutor(1) as pool:
         facts = None if opts.skip_preflight else pool.submit(
             kube.cluster_facts, ctx.cluster, s.release, s.namespace)
-        current, deployed_values, deployed_manifest = helm.run(_release_state(helm, s))
-        facts = facts.result() if facts is not None else None
+        run.current, run.deployed_values, run.deployed_manifest = helm.run(_release_state(helm, s))
+        run.facts = facts.result() if facts is not None else None
+    return run
+
+
+def _check_release(run: _Run) -> None:
+    """A release stuck in a pending state stops everything; an uninstalled one counts as none."""
+    s, current = run.s, run.current
     if current is not None and current.pending:
         raise pending_error(current, s)
     if current is not None and current.status == "uninstalled":
-        current = None
-    if opts.mode == "upgrade" and current is None:
-        raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {ctx.cluster.describe()}: "
+        run.current = current = None
+    if run.opts.mode == "upgrade" and current is None:
+        raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {run.ctx.cluster.describe()}: "
                            "run `vllmctl install` first.")
-    s = _with_api_key_choice(s, opts.api_key, deployed_values if current is not None else None)
+    run.ctx.settings = _with_api_key_choice(s, run.opts.api_key, run.deployed_values if current else None)
 
-    if facts is not None:
-        _step(opts, "checking the cluster (preflight)")
-        result.findings = check_facts(s, facts, enabled, deployed_values)
-        failure = preflight_failure(result.findings)
-        if failure:
-            raise failure
 
-    if opts.dry_run:
-        rendered = _render(s, _offline_hf_models(loaded.models, deployed_values), loaded)
-    else:
-        _step(opts, f"namespace {s.namespace}")
-        if kube.ensure_namespace(ctx.cluster, s.namespace):
-            result.notes.append(f"created namespace {s.namespace} (Pod Security baseline)")
-        _step(opts, "secrets")
-        from vllmctl.workflows.secrets import prepare_secrets
+def _preflight(run: _Run) -> None:
+    if run.facts is None:
+        return
+    run.step("checking the cluster (preflight)")
+    run.result.findings = check_facts(run.s, run.facts, run.enabled, run.deployed_values)
+    failure = preflight_failure(run.result.findings)
+    if failure:
+        raise failure
 
-        secrets = prepare_secrets(s, ctx.cluster, loaded.models, api_key=s.api_key_enabled, yes=opts.yes,
-                                  prompt=opts.prompt)
-        result.notes += secrets.notes
-        result.warnings += secrets.warnings
-        rendered = _render(s, secrets.hf_token_models, loaded)
 
-    values = rendered.values
-    if current is not None and current.status == "deployed" and plan_core.same_release(
-            deployed_values, values, current.chart, chart.label):
-        result.plan = plan_core.Plan()
-        result.revision = current.revision
-        return result
-    if current is not None or opts.dry_run:  # a first install needs no plan: everything is new
-        _step(opts, "rendering the chart")
-        new_manifest = helm.run(helm.template(s.release, chart, values, s.namespace))
-        result.plan = plan_core.plan(deployed_manifest, new_manifest)
-        if result.plan.empty and current is not None and current.status == "deployed":
-            result.revision = current.revision
-            return result
-    result.changed = True
-    if opts.dry_run:
-        return result
+def _offline_values(run: _Run) -> dict:
+    """The values without touching secrets or the Hub (dry run, diff, the move check)."""
+    return _render(run.s, _offline_hf_models(run.loaded.models, run.deployed_values), run.loaded).values
 
-    timeout = s.helm_timeout
-    _step(opts, f"helm upgrade --install {s.release} ({chart.describe()})")
+
+def _check_move(run: _Run) -> None:
+    """Against a deployed release, when the chart or the values move: render the new manifest now
+    and compare it with the deployed one for fields the API server refuses to patch; in a dry run
+    across chart versions, also the chart defaults that change underneath vllmctl's values."""
+    current = run.current
+    if current is None:
+        return
+    values = _offline_values(run)
+    moving = current.chart != run.ctx.chart.label
+    if not moving and values == run.deployed_values:
+        return
+    run.rendered = (values, _render_chart(run, values))
+    _refuse_or_confirm(run, run.rendered[1])
+    if moving and run.opts.dry_run:
+        run.result.default_changes = _default_changes(run, values)
+
+
+def _refuse_or_confirm(run: _Run, manifest: str) -> None:
+    """Objects the API server would refuse to change: a dry run lists them; an upgrade stops (exit 1,
+    nothing changed) unless --recreate, which asks first (TTY) or needs --yes."""
+    found = chart_move.conflicts(run.deployed_manifest, manifest)
+    run.result.conflicts = found
+    labels = frozenset(c.label for c in found)
+    if not found or run.opts.dry_run or labels <= run.confirmed:
+        return
+    s, current = run.s, run.current
+    what = (f"release {s.release!r} cannot be upgraded in place ({current.chart} -> {run.ctx.chart.label}): "
+            f"the API server refuses to change {chart_move.summary(found)}; nothing was changed.")
+    kept = [c.label for c in found if not c.recreatable]
+    if kept:
+        raise OperationFailed(what, hint=f"--recreate never deletes {', '.join(sorted(set(kept)))} (model caches "
+                              "and keys): change models.yaml back, or move the data by hand.")
+    if not run.opts.recreate:
+        raise OperationFailed(what, hint=f"`vllmctl {run.opts.mode} --recreate` deletes and recreates exactly these "
+                              "objects (PVCs, Secrets and the other objects are kept); or stay on "
+                              f"VLLM_CHART_VERSION={current.chart.removeprefix('vllm-stack-')}.")
+    question = (f"Delete and recreate {', '.join(sorted(labels))}? Their pods stop until the new ones are "
+                "ready; PVCs and Secrets are kept")
+    if run.opts.confirm is None or not run.opts.confirm(question):
+        raise OperationFailed("--recreate cancelled: nothing was changed.")
+    run.confirmed = labels
+
+
+def _default_changes(run: _Run, values: dict) -> list[chart_move.DefaultChange]:
+    import asyncio
+
+    import yaml
+
+    s, helm = run.s, run.ctx.helm
+
+    async def both():
+        return await asyncio.gather(helm.values(s.release, s.namespace, computed=True),
+                                    helm.default_values(run.ctx.chart))
+
+    computed, defaults = helm.run(both())
+    return chart_move.default_changes(computed, yaml.safe_load(defaults) or {}, values)
+
+
+def _recreate(run: _Run) -> None:
+    """--recreate: delete the confirmed objects (their pods go in the background); helm then
+    creates them anew from the new chart. Nothing else is touched."""
+    for conflict in run.result.conflicts:
+        if conflict.label in run.confirmed:
+            run.step(f"deleting {conflict.label} (--recreate)")
+            if kube.delete_and_wait(run.ctx.cluster, run.s.namespace, conflict.kind, conflict.name):
+                run.result.notes.append(f"recreated {conflict.label} ({conflict.field} changed)")
+            run.confirmed -= {conflict.label}
+
+
+def _prepare_cluster(run: _Run) -> dict:
+    """The namespace (Pod Security baseline) and the secrets, then the values that point at them."""
+    from vllmctl.workflows.secrets import prepare_secrets
+
+    s, result = run.s, run.result
+    run.step(f"namespace {s.namespace}")
+    if run.current is None and kube.read_namespace(run.ctx.cluster, s.namespace) is not None:
+        run.secrets_before = _secrets_present(run.ctx)  # what an --atomic undo of a first install keeps
+    if kube.ensure_namespace(run.ctx.cluster, s.namespace):
+        run.created_namespace = True
+        result.notes.append(f"created namespace {s.namespace} (Pod Security baseline)")
+    run.step("secrets")
+    secrets = prepare_secrets(s, run.ctx.cluster, run.loaded.models, api_key=s.api_key_enabled, yes=run.opts.yes,
+                              prompt=run.opts.prompt)
+    result.notes += secrets.notes
+    result.warnings += secrets.warnings
+    return _render(s, secrets.hf_token_models, run.loaded).values
+
+
+def _same_values(run: _Run, values: dict) -> bool:
+    """First guard: the deployed revision was made from exactly these values and this chart."""
+    current = run.current
+    return current is not None and current.status == "deployed" and plan_core.same_release(
+        run.deployed_values, values, current.chart, run.ctx.chart.label)
+
+
+def _unchanged(run: _Run) -> DeployResult:
+    run.result.plan = run.result.plan or plan_core.Plan()
+    run.result.revision = run.current.revision
+    return run.result
+
+
+def _nothing_to_change(run: _Run) -> bool:
+    """Second guard: the values differ but the manifest is the same (e.g. a key the chart ignores)."""
+    run.result.plan = plan_core.plan(run.deployed_manifest, run.manifest)
+    _refuse_or_confirm(run, run.manifest)
+    return run.result.plan.empty and run.current is not None and run.current.status == "deployed"
+
+
+def _render_chart(run: _Run, values: dict) -> str:
+    """`helm template` of these values (the chart-move check's manifest when it rendered the same)."""
+    if run.rendered is not None and run.rendered[0] == values:
+        return run.rendered[1]
+    run.step("rendering the chart")
+    helm = run.ctx.helm
+    return helm.run(helm.template(run.s.release, run.ctx.chart, values, run.s.namespace))
+
+
+def _apply(run: _Run, values: dict) -> None:
+    """`helm upgrade --install` (values on stdin, no --wait: the rollout watch follows)."""
+    s, helm, chart = run.s, run.ctx.helm, run.ctx.chart
+    run.step(f"helm upgrade --install {s.release} ({chart.describe()})")
     try:
-        applied = helm.run(helm.upgrade_install(s.release, chart, values, s.namespace, timeout=timeout,
-                                                description=f"vllmctl {opts.mode}"))
+        applied = helm.run(helm.upgrade_install(s.release, chart, values, s.namespace, timeout=s.helm_timeout,
+                                                description=f"vllmctl {run.opts.mode}"))
     except OperationFailed as e:
-        if opts.atomic:
-            undone = _undo(ctx, current)
-            raise OperationFailed(f"{e.message} ({undone})") from None
+        if run.opts.atomic:
+            raise OperationFailed(f"{e.message} ({_undo(run)})") from None
         raise
-    result.revision = int(applied.get("version") or 0) or None
-    if not opts.wait:
-        return result
+    run.result.revision = int(applied.get("version") or 0) or None
 
-    targets = [Target(m.name, engine_deployment(s.release, m.name)) for m in enabled]
+
+def _watch(run: _Run) -> None:
+    """Our own rollout watch: stops early when a pod is stuck; --atomic undoes the release."""
+    s, current = run.s, run.current
+    targets = [Target(m.name, engine_deployment(s.release, m.name)) for m in run.enabled]
     if s.router_enabled:
         targets.append(Target("router", router_deployment(s.release)))
-    outcome = watch(ctx.cluster, s.namespace, targets, timeout_s=seconds(timeout),
-                    stuck_after_s=seconds(s.stuck_after), on_progress=opts.on_progress)
-    if not outcome.ok:
-        reason = outcome.reason.rstrip(".")
-        if opts.atomic:
-            undone = _undo(ctx, current)
-            raise RolloutFailed(f"rollout failed: {reason}; {undone}.")
-        raise RolloutFailed(f"rollout failed: {reason}.",
-                            hint=f"Fix it and upgrade again, or `vllmctl rollback` to revision "
-                                 f"{current.revision}." if current else "Fix it and install again, or "
-                                 "`vllmctl uninstall`.")
-    return result
+    outcome = watch(run.ctx.cluster, s.namespace, targets, timeout_s=seconds(s.helm_timeout),
+                    stuck_after_s=seconds(s.stuck_after), on_progress=run.opts.on_progress)
+    if outcome.ok:
+        return
+    reason = outcome.reason.rstrip(".")
+    if run.opts.atomic:
+        raise RolloutFailed(f"rollout failed: {reason}; {_undo(run)}.")
+    raise RolloutFailed(f"rollout failed: {reason}.",
+                        hint=f"Fix it and upgrade again, or `vllmctl rollback` to revision {current.revision}."
+                        if current else "Fix it and install again, or `vllmctl uninstall`.")
 
 
 def _with_api_key_choice(s: Settings, asked: bool | None, deployed_values: dict | None) -> Settings:
@@ -275,14 +441,57 @@ def _offline_hf_models(models, deployed_values: dict | None) -> frozenset[str]:
     )
 
 
-def _undo(ctx: Context, previous: ReleaseInfo | None) -> str:
-    """--atomic: back to the revision before this command, or no release when this was the first."""
-    s, helm = ctx.settings, ctx.helm
-    if previous is None:
-        helm.run(helm.uninstall(s.release, s.namespace))
-        return "the release was uninstalled (--atomic); the model cache volumes were kept"
-    helm.run(helm.rollback(s.release, s.namespace, previous.revision))
-    return f"rolled back to revision {previous.revision} (--atomic)"
+def _secrets_present(ctx: Context) -> frozenset[str]:
+    """Which of vllmctl's Secrets and ExternalSecrets already exist in the (existing) namespace."""
+    from vllmctl.adapters import kube_secrets
+    from vllmctl.core.secret_layout import LAYOUTS
+
+    s = ctx.settings
+    present = {f"Secret/{n}" for n in kube.secret_names(ctx.cluster, s.namespace)}
+    if kube_secrets.external_secret_api_served(ctx.cluster):
+        present |= {f"ExternalSecret/{layout.external_secret}" for layout in LAYOUTS
+                    if kube_secrets.read_external_secret(ctx.cluster, s.namespace, layout.external_secret)}
+    return frozenset(present)
+
+
+def _undo(run: _Run) -> str:
+    """--atomic: back to the revision before this command; after a failed first install, remove
+    what this run created (the release if helm made one, the namespace if this run created it,
+    else the Secrets/ExternalSecrets it created). Says what was done; a failing step is reported,
+    never raised, so the caller's error (helm's own) stays the one the user reads."""
+    s, helm = run.s, run.ctx.helm
+    try:
+        if run.current is not None:
+            helm.run(helm.rollback(s.release, s.namespace, run.current.revision))
+            return f"rolled back to revision {run.current.revision} (--atomic)"
+        done = []
+        if helm.run(helm.latest(s.release, s.namespace)) is not None:
+            helm.run(helm.uninstall(s.release, s.namespace))
+            done.append("the release was uninstalled")
+        if run.created_namespace:
+            kube.delete_namespace(run.ctx.cluster, s.namespace)
+            done.append(f"namespace {s.namespace} (created by this run) was deleted")
+        else:
+            done += _delete_new_secrets(run)
+        return "; ".join(done or ["nothing was left to remove"]) + " (--atomic)"
+    except VllmctlError as e:
+        return f"--atomic could not undo it: {e.message}"
+
+
+def _delete_new_secrets(run: _Run) -> list[str]:
+    from vllmctl.adapters import kube_secrets
+    from vllmctl.core.secret_layout import LAYOUTS
+
+    cluster, ns, deleted = run.ctx.cluster, run.s.namespace, []
+    for layout in LAYOUTS:
+        if f"ExternalSecret/{layout.external_secret}" not in run.secrets_before and \
+                kube_secrets.external_secret_api_served(cluster) and \
+                kube_secrets.delete_external_secret(cluster, ns, layout.external_secret):
+            deleted.append(f"ExternalSecret/{layout.external_secret}")
+        if f"Secret/{layout.secret_name}" not in run.secrets_before and \
+                kube_secrets.delete_secret(cluster, ns, layout.secret_name):
+            deleted.append(f"Secret/{layout.secret_name}")
+    return [f"deleted {', '.join(deleted)} (created by this run)"] if deleted else []
 
 
 # ---------------------------------------------------------------------- diff

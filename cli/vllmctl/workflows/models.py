@@ -9,7 +9,7 @@ from pathlib import Path
 from vllmctl.adapters.files import locked, write_atomic
 from vllmctl.core import chart, models_file
 from vllmctl.core.model_defaults import with_defaults
-from vllmctl.core.settings import Settings
+from vllmctl.core.settings import PINNED_ROUTER_TAG, PINNED_VLLM_TAG, Settings
 from vllmctl.errors import InvalidInput
 
 
@@ -40,7 +40,13 @@ def validate_text(text: str, file: str, settings: Settings) -> LoadedModels:
     if settings.engine_tag_floats:
         warnings.append(
             f"VLLM_MODEL_TAG={settings.model_tag or '(empty)'} floats: pods break the day vLLM drops a flag, "
-            "and engine arguments cannot be checked against a known release; pin a release such as v0.32.0"
+            f"and engine arguments cannot be checked against a known release; pin a release such as "
+            f"{PINNED_VLLM_TAG}"
+        )
+    if settings.router_enabled and settings.router_tag_floats:
+        warnings.append(
+            f"VLLM_ROUTER_TAG={settings.router_tag or '(empty: the chart default, latest)'} floats: every "
+            f"restart may run another router than the one tested; pin a release such as {PINNED_ROUTER_TAG}"
         )
     return LoadedModels(doc, models, version, warnings)
 
