@@ -55,10 +55,14 @@ class ReleaseInfo:
 
 
 def _error_line(stderr: str) -> str:
+    """Helm's last `Error:` line, with the `* ...` lines of a multi-error that follow it."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    line = (errors[-1] if errors else lines[-1] if lines else "helm failed").removeprefix("Error:").strip()
-    return line[:600]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Error:")]
+    if not starts:
+        return (lines[-1] if lines else "helm failed")[:600]
+    head, *rest = lines[starts[-1]:]
+    details = [line.removeprefix("*").strip() for line in rest if line.startswith("*")]
+    return " ".join([head.removeprefix("Error:").strip(), *details])[:600]
 
 
 class Helm:

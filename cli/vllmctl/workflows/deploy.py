@@ -395,7 +395,7 @@ def _apply(run: _Run, values: dict) -> None:
                                                 description=f"vllmctl {run.opts.mode}"))
     except OperationFailed as e:
         if run.opts.atomic:
-            raise OperationFailed(f"{e.message} ({_undo(run)})") from None
+            raise OperationFailed(f"{e.message.rstrip('.')}; {_undo(run)}.") from None
         raise
     run.result.revision = int(applied.get("version") or 0) or None
 
@@ -473,7 +473,10 @@ def _undo(run: _Run) -> str:
             done.append(f"namespace {s.namespace} (created by this run) was deleted")
         else:
             done += _delete_new_secrets(run)
-        return "; ".join(done or ["nothing was left to remove"]) + " (--atomic)"
+            if done and done[0] == "the release was uninstalled":
+                done.append("the model cache volumes were kept")
+        done = done or ["nothing was left to remove"]
+        return "; ".join([f"{done[0]} (--atomic)", *done[1:]])
     except VllmctlError as e:
         return f"--atomic could not undo it: {e.message}"
 
