@@ -44,6 +44,10 @@ def test_a_move_from_0_1_8_to_0_1_12_stops_then_recreates_only_what_it_must(
     r = vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait", env=old)
     assert r.code == 0, r.output
     before = _uids(kube_env, namespace)
+    with kube_env.api_client() as api:
+        router = client.AppsV1Api(api).read_namespaced_deployment("vllm-deployment-router", namespace)
+    container = router.spec.template.spec.containers[0]  # the pinned router, not the chart's `latest`
+    assert (container.image, container.image_pull_policy) == ("lmcache/lmstack-router:v0.1.12", "IfNotPresent")
     engines = ["Deployment/vllm-alpha-deployment-vllm", "Deployment/vllm-beta-deployment-vllm"]
     assert {*engines, ROUTER, "Secret/hf-token", "Secret/vllm-api-key"} <= set(before)
     assert [k for k in before if k.startswith("PersistentVolumeClaim/")], before
