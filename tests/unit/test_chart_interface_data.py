@@ -4,8 +4,8 @@ chart packages (values.yaml, templates, the repository's schema), and says what 
 from __future__ import annotations
 
 import pytest
-
 from scripts import gen_chart_interface as gen
+
 from vllmctl.core import chart_interface
 
 VERSIONS = gen.VERSIONS

@@ -348,4 +348,7 @@ def register(app: typer.Typer) -> None:
     app.command("preflight")(preflight)
     chart_app = typer.Typer(help="The local chart cache in charts/.", no_args_is_help=True)
     chart_app.command("pull")(chart_pull)
+    from vllmctl.commands.chart_values import values
+
+    chart_app.command("values")(values)
     app.add_typer(chart_app, name="chart")

@@ -280,6 +280,7 @@ def _validation_json(settings, loaded, report, failed: list) -> dict:
         "models": [m.name for m in loaded.models],
         "problems": [],
         "warnings": loaded.warnings,
+        "overlays": loaded.overlay.names,
     }
     if report:
         result["deep"] = _deep_json(report)
@@ -289,6 +290,11 @@ def _validation_json(settings, loaded, report, failed: list) -> dict:
 def _invalid_json(settings, error) -> dict:
     return {"file": settings.models_file, "valid": False, "problems": [p.as_dict() for p in error.problems],
             "warnings": []}
+
+
+def _say_overlays(paths: list[str]) -> None:
+    for path in paths:
+        console.info(f"values overlay: {path} (checked against the chart, merged over the rendered values)")
 
 
 def validate(
@@ -328,6 +334,7 @@ def validate(
         console.emit_json(_validation_json(settings, loaded, report, failed) | {"chart": chart_ref.describe()})
     else:
         _warn_all(loaded.warnings)
+        _say_overlays(loaded.overlay.names)
         if report:
             _print_deep(report)
     if failed:
@@ -379,10 +386,12 @@ def render(
                 "source": result.source,
                 "chart_version": result.chart_version,
                 "warnings": result.warnings,
+                "overlays": result.overlays,
             }
         )
         return
     _warn_all(result.warnings)
+    _say_overlays(result.overlays)
     for path in result.paths:
         console.data(path)
     for path in result.removed:

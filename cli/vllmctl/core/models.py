@@ -122,6 +122,9 @@ class ModelEntry(_Strict):
     podAnnotations: dict[str, StrictStr] | None = None
     priorityClassName: StrictStr | None = None
     vllmConfig: VllmConfig | None = None
+    # Any other chart key of this model's servingEngineSpec.modelSpec[] item, in the chart's own
+    # spelling: checked against the pinned chart's interface (core.overlay), merged after rendering.
+    modelSpec: dict[str, object] | None = None
 
     @field_validator("name")
     @classmethod

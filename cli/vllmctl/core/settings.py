@@ -49,6 +49,11 @@ class Settings:
     namespace: str = _setting("VLLM_NAMESPACE", "vllm", "Kubernetes namespace of the stack", "dns")
     release: str = _setting("VLLM_RELEASE", "vllm", "Helm release name", "release")
     models_file: str = _setting("VLLM_MODELS_FILE", "models.yaml", "the models file")
+    values_file: str = _setting(
+        "VLLM_VALUES_FILE", "",
+        "chart values overlay files, comma-separated, applied in order ('' = values.override.yaml beside the "
+        "models file, when it exists)",
+    )
     chart_version: str = _setting(
         "VLLM_CHART_VERSION", NEWEST_CHART, "vllm-stack chart version (0.1.8 .. 0.1.12)", "version"
     )

@@ -231,7 +231,8 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
     names = [m.name for m in loaded.models if m.enabled]
     # warnings is loaded.warnings itself, so the engine-flag warnings rendering adds later show too
     result = DeployResult(s.release, s.namespace, chart.label, names, changed=False, dry_run=opts.dry_run,
-                          warnings=loaded.warnings, endpoint=endpoint_of(s))
+                          warnings=loaded.warnings, endpoint=endpoint_of(s),
+                          notes=[f"values overlay: {path}" for path in loaded.overlay.names])
     run = _Run(opts, ctx, loaded, result)
     with ThreadPoolExecutor(1) as pool:
         facts = None if opts.skip_preflight else pool.submit(

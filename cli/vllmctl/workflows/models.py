@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from vllmctl.adapters.files import locked, write_atomic
 from vllmctl.core import chart, models_file
+from vllmctl.core import overlay as overlay_core
 from vllmctl.core.model_defaults import with_defaults
 from vllmctl.core.settings import PINNED_ROUTER_TAG, PINNED_VLLM_TAG, Settings
 from vllmctl.errors import InvalidInput
@@ -19,6 +20,7 @@ class LoadedModels:
     models: list
     chart_version: str
     warnings: list[str]
+    overlay: overlay_core.Overlay = field(default_factory=overlay_core.Overlay)  # global values files
 
 
 def example_text() -> str:
@@ -37,6 +39,13 @@ def validate_text(text: str, file: str, settings: Settings) -> LoadedModels:
     version, warnings = chart_version_of(settings)
     doc = models_file.parse_document(text, file)
     models = models_file.validate_document(doc, release=settings.release, chart_version=version)
+    problems = [
+        doc.problem((index, "modelSpec", *f.loc), f.message, key=f.at_key)
+        for index, raw in enumerate(doc.entries)
+        for f in overlay_core.check_model_spec(raw.get("modelSpec"), version)
+    ]
+    if problems:
+        raise models_file.InvalidModels(problems)
     if settings.engine_tag_floats:
         warnings.append(
             f"VLLM_MODEL_TAG={settings.model_tag or '(empty)'} floats: pods break the day vLLM drops a flag, "
@@ -51,15 +60,48 @@ def validate_text(text: str, file: str, settings: Settings) -> LoadedModels:
     return LoadedModels(doc, models, version, warnings)
 
 
-def load(settings: Settings, *, allow_example: bool = False) -> LoadedModels:
-    """The validated models file; with allow_example, the packaged example when the default file is absent."""
+def overlay_paths(settings: Settings) -> list[Path]:
+    """VLLM_VALUES_FILE's files (comma-separated, each must exist), else values.override.yaml
+    beside the models file when it is there."""
+    named = [p.strip() for p in settings.values_file.split(",") if p.strip()]
+    if named:
+        missing = [p for p in named if not Path(p).is_file()]
+        if missing:
+            raise InvalidInput(f"VLLM_VALUES_FILE: {', '.join(missing)} not found; fix the path or unset it.")
+        return [Path(p) for p in named]
+    default = settings.models_path.parent / overlay_core.DEFAULT_FILE
+    return [default] if default.is_file() else []
+
+
+def load_overlay(settings: Settings, version: str) -> overlay_core.Overlay:
+    """The global values files, each checked against the chart's interface (InvalidModels if not)."""
+    files, problems = [], []
+    for path in overlay_paths(settings):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInput(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}).") from None
+        file, found = overlay_core.parse_file(str(path), text, version)
+        files.append(file)
+        problems += [models_file.Problem(str(path), line, column, message) for line, column, message in found]
+    if problems:
+        raise models_file.InvalidModels(problems)
+    return overlay_core.Overlay(files)
+
+
+def load(settings: Settings, *, allow_example: bool = False, overlay: bool = True) -> LoadedModels:
+    """The validated models file (with the values overlay unless `overlay` is False); with
+    allow_example, the packaged example when the default file is absent."""
     path = settings.models_path
     if not path.exists() and allow_example and settings.models_file == "models.yaml":
         loaded = validate_text(example_text(), "models.example.yaml", settings)
         loaded.warnings.insert(0, "models.yaml not found: using the packaged models.example.yaml")
-        return loaded
-    doc = models_file.load_document(path)
-    return validate_text(doc.text, str(path), settings)
+    else:
+        doc = models_file.load_document(path)
+        loaded = validate_text(doc.text, str(path), settings)
+    if overlay:
+        loaded.overlay = load_overlay(settings, loaded.chart_version)
+    return loaded
 
 
 def peek(settings: Settings) -> list[dict]:
@@ -71,12 +113,12 @@ def peek(settings: Settings) -> list[dict]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
-        load(settings)  # reports the syntax error with its position
+        load(settings, overlay=False)  # reports the syntax error with its position
         raise
     if data is None:
         return []
     if not isinstance(data, list):
-        load(settings)
+        load(settings, overlay=False)
     return [with_defaults(entry) for entry in data if isinstance(entry, dict)]
 
 
@@ -110,7 +152,7 @@ def add(settings: Settings, entry: dict) -> tuple[LoadedModels, bool]:
     path = settings.models_path
     with locked(path):
         created = _ensure_file(path)
-        current = load(settings)
+        current = load(settings, overlay=False)
         if any(m.name == entry["name"] for m in current.models):
             raise InvalidInput(f"a model named {entry['name']!r} already exists in {path}; choose another name.")
         new_text = models_file.append_entry(current.document, entry)
@@ -122,7 +164,7 @@ def add(settings: Settings, entry: dict) -> tuple[LoadedModels, bool]:
 def remove(settings: Settings, name: str) -> LoadedModels:
     path = settings.models_path
     with locked(path):
-        current = load(settings)
+        current = load(settings, overlay=False)
         names = [m.name for m in current.models]
         if name not in names:
             raise InvalidInput(f"no model named {name!r} in {path}; configured: {', '.join(names) or 'none'}.")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vllmctl.adapters.files import write_atomic
-from vllmctl.core import gitops
+from vllmctl.core import gitops, overlay
 from vllmctl.core.hf_policy import needs_hf_token
 from vllmctl.core.render import Rendered, RenderRequest, is_generated, render
 from vllmctl.core.settings import Settings
@@ -25,6 +25,7 @@ class RenderResult:
     warnings: list[str]
     format: str = gitops.RenderFormat.helm.value
     removed: list[str] = field(default_factory=list)
+    overlays: list[str] = field(default_factory=list)  # the global values files merged in
 
 
 def render_request(settings: Settings, loaded: models_wf.LoadedModels, gated: dict[str, bool] | None = None):
@@ -36,8 +37,9 @@ def render_request(settings: Settings, loaded: models_wf.LoadedModels, gated: di
         models=loaded.models,
         settings=settings,
         chart_version=loaded.chart_version,
-        source=Path(loaded.document.file).name,
-        source_text=loaded.document.text,
+        # The overlay files are sources too: the header names them and its digest covers them.
+        source=" + ".join([Path(loaded.document.file).name, *(Path(p).name for p in loaded.overlay.names)]),
+        source_text=loaded.document.text + "".join(f.text for f in loaded.overlay.files),
         hf_token_models=hf_models,
         api_key=settings.api_key_enabled,
     )
@@ -62,7 +64,7 @@ def render_models(
     """Validated models (`loaded`, or the models file read now) and their rendered values, engine
     flags checked (offline unless `gated` answers come from the Hub)."""
     loaded = loaded or models_wf.load(settings, allow_example=allow_example)
-    rendered = render(render_request(settings, loaded, gated))
+    rendered = overlay.apply_to(render(render_request(settings, loaded, gated)), loaded.overlay, loaded.models)
     loaded.warnings.extend(check_engine_args(loaded.document, rendered.values, loaded.chart_version, rendered.moved))
     return loaded, rendered
 
@@ -116,4 +118,5 @@ def render_to_dir(
         warnings=loaded.warnings,
         format=fmt.value,
         removed=[str(p) for p in stale],
+        overlays=loaded.overlay.names,
     )
