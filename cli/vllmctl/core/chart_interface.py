@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
+from functools import cache, cached_property
+from pathlib import Path
 
 from vllmctl.core.chart import KNOWN_VERSIONS
+
+DATA_DIR = Path(__file__).with_name("chart_data")
 
 
 @dataclass(frozen=True)
@@ -51,29 +53,38 @@ def _is(value, kind: str) -> bool:
 
 
 class Interface:
+    """One version's keys. Key objects are made on first use: a check touches few of ~450 keys."""
+
     def __init__(self, version: str, raw: dict) -> None:
         self.version = version
-        self.keys: dict[str, Key] = {}
-        self.children: dict[str, list[str]] = {}
-        for path, item in raw.items():
-            self.keys[path] = Key(
+        self.raw = raw  # path -> the data file's entry
+        self._made: dict[str, Key] = {}
+
+    def get(self, path: str) -> Key | None:
+        key = self._made.get(path)
+        if key is None and path in self.raw:
+            item = self.raw[path]
+            key = self._made[path] = Key(
                 path, tuple(item["type"]), "default" in item, item.get("default"),
                 tuple(item["enum"]) if "enum" in item else None, item.get("min"), item.get("max"),
                 bool(item.get("open")), item.get("from", ""),
             )
-            parent, name = split(path)
-            self.children.setdefault(parent, []).append(name)
+        return key
+
+    @cached_property
+    def keys(self) -> dict[str, Key]:
+        return {path: self.get(path) for path in self.raw}
 
     def child(self, parent: str, name: str) -> str | None:
         """The interface path of key `name` below `parent` ("" for the root), or None if it has none."""
         path = join(parent, name)
-        if path in self.keys:
+        if path in self.raw:
             return path
         star = join(parent, "*")
-        return star if star in self.keys else None
+        return star if star in self.raw else None
 
     def names_below(self, parent: str) -> list[str]:
-        return [n for n in self.children.get(parent, []) if n not in ("*", "[]")]
+        return [name for path in self.raw for p, name in [split(path)] if p == parent and name not in ("*", "[]")]
 
 
 def join(parent: str, name: str) -> str:
@@ -91,10 +102,10 @@ def split(path: str) -> tuple[str, str]:
 
 @cache
 def load(version: str) -> Interface:
-    text = resources.files("vllmctl").joinpath(f"core/chart_data/vllm-stack-{version}.json").read_text("utf-8")
+    text = (DATA_DIR / f"vllm-stack-{version}.json").read_text(encoding="utf-8")
     return Interface(version, json.loads(text)["keys"])
 
 
 def versions_with(path: str) -> list[str]:
     """The known chart versions whose interface has this key."""
-    return [v for v in KNOWN_VERSIONS if path in load(v).keys]
+    return [v for v in KNOWN_VERSIONS if path in load(v).raw]

@@ -189,9 +189,9 @@ class _Checker:
                                                     f"{self.iface.version}{hint}"
                                                     f"{_elsewhere(join(ipath, name), self.iface.version)}"))
                     continue
-                if not self.value_ok(self.iface.keys[child], cpath, value, here):
+                if not self.value_ok(self.iface.get(child), cpath, value, here):
                     continue
-                if self.iface.keys[child].open:
+                if self.iface.get(child).open:
                     child = None
             self.descend(value, child, cpath, here)
 
@@ -199,13 +199,13 @@ class _Checker:
         if isinstance(value, dict):
             self.walk(value, child, cpath, loc)
         elif isinstance(value, list):
-            item = child + "[]" if child is not None and child + "[]" in self.iface.keys else None
-            if item is not None and self.iface.keys[item].open:
+            item = child + "[]" if child is not None and child + "[]" in self.iface.raw else None
+            if item is not None and self.iface.get(item).open:
                 item = None
             for i, element in enumerate(value):
                 if self.secret("", cpath + "[]", element, (*loc, i)):
                     continue
-                if item is not None and not self.value_ok(self.iface.keys[item], cpath + "[]", element, (*loc, i)):
+                if item is not None and not self.value_ok(self.iface.get(item), cpath + "[]", element, (*loc, i)):
                     continue
                 if isinstance(element, dict):
                     self.walk(element, item, cpath + "[]", (*loc, i))

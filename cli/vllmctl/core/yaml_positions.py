@@ -15,7 +15,6 @@ from vllmctl.core.gc_pause import gc_paused
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
 _CORE = "tag:yaml.org,2002:"
-_SCALARS = {"str", "int", "float", "bool", "null", "timestamp"}
 
 
 class YamlProblem(ValueError):
@@ -39,10 +38,6 @@ class Located:
         return 1, 1
 
 
-def _at(node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
 def load(text: str) -> Located:
     """The document's plain value with positions; YamlProblem for anything but plain data."""
     import yaml
@@ -61,44 +56,50 @@ def load(text: str) -> Located:
         raise YamlProblem(1, 1, f"invalid YAML: {e}") from None
     out = Located(None)
     if root is not None:
-        constructor = yaml.constructor.SafeConstructor()
-        out.value = _build(root, (), out, constructor, set(), 0)
+        with gc_paused():
+            out.value = _Builder(yaml, out).build(root, (), 0)
     return out
 
 
-def _build(node, path: tuple, out: Located, constructor, seen: set, depth: int):
-    import yaml
+class _Builder:
+    def __init__(self, yaml, out: Located) -> None:
+        constructor = yaml.constructor.SafeConstructor()
+        self.scalar_node, self.sequence_node = yaml.ScalarNode, yaml.SequenceNode
+        self.make = {tag: getattr(constructor, f"construct_yaml_{tag}") for tag in ("int", "float", "bool", "null")}
+        self.out, self.seen = out, set()
 
-    line, column = _at(node)
-    if id(node) in seen:
-        raise YamlProblem(line, column, "anchors and aliases (&, *) are not allowed; write the value out")
-    seen.add(id(node))
-    if depth > MAX_DEPTH:
-        raise YamlProblem(line, column, f"nested deeper than {MAX_DEPTH} levels")
-    out.values[path] = (line, column)
-    tag = node.tag[len(_CORE):] if node.tag.startswith(_CORE) else node.tag
-    if isinstance(node, yaml.ScalarNode):
-        if tag not in _SCALARS:
-            raise YamlProblem(line, column, f"tag {node.tag!r} is not allowed; plain values only")
-        if tag == "timestamp":  # helm reads it as text
-            return node.value
-        return constructor.yaml_constructors[_CORE + tag](constructor, node)
-    if isinstance(node, yaml.SequenceNode):
-        if tag != "seq":
-            raise YamlProblem(line, column, f"tag {node.tag!r} is not allowed; plain lists only")
-        return [_build(item, (*path, i), out, constructor, seen, depth + 1) for i, item in enumerate(node.value)]
-    if tag != "map":
-        raise YamlProblem(line, column, f"tag {node.tag!r} is not allowed; plain mappings only")
-    mapping: dict = {}
-    for key_node, value_node in node.value:
-        kline, kcolumn = _at(key_node)
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _CORE + "str":
-            what = "merge keys (<<)" if key_node.tag == _CORE + "merge" else "keys that are not text"
-            raise YamlProblem(kline, kcolumn, f"{what} are not allowed; quote the key or write it out")
-        key = key_node.value
-        if key in mapping:
-            first = out.keys[(*path, key)][0]
-            raise YamlProblem(kline, kcolumn, f"duplicate key '{key}' (first on line {first}); keep one")
-        out.keys[(*path, key)] = (kline, kcolumn)
-        mapping[key] = _build(value_node, (*path, key), out, constructor, seen, depth + 1)
-    return mapping
+    def build(self, node, path: tuple, depth: int):
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        if id(node) in self.seen:
+            raise YamlProblem(line, column, "anchors and aliases (&, *) are not allowed; write the value out")
+        self.seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise YamlProblem(line, column, f"nested deeper than {MAX_DEPTH} levels")
+        self.out.values[path] = (line, column)
+        tag = node.tag[len(_CORE):] if node.tag.startswith(_CORE) else node.tag
+        if isinstance(node, self.scalar_node):
+            if tag in ("str", "timestamp"):  # a timestamp stays text, as helm reads it
+                return node.value
+            if tag not in self.make:
+                raise YamlProblem(line, column, f"tag {node.tag!r} is not allowed; plain values only")
+            return self.make[tag](node)
+        if isinstance(node, self.sequence_node):
+            if tag != "seq":
+                raise YamlProblem(line, column, f"tag {node.tag!r} is not allowed; plain lists only")
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if tag != "map":
+            raise YamlProblem(line, column, f"tag {node.tag!r} is not allowed; plain mappings only")
+        mapping: dict = {}
+        keys = self.out.keys
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, self.scalar_node) or key_node.tag != _CORE + "str":
+                what = "merge keys (<<)" if key_node.tag == _CORE + "merge" else "keys that are not text"
+                raise YamlProblem(key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                                  f"{what} are not allowed; quote the key or write it out")
+            key, where = key_node.value, (*path, key_node.value)
+            if key in mapping:
+                raise YamlProblem(key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                                  f"duplicate key '{key}' (first on line {keys[where][0]}); keep one")
+            keys[where] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            mapping[key] = self.build(value_node, where, depth + 1)
+        return mapping
