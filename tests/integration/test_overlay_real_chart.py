@@ -73,7 +73,7 @@ SAMPLE = [
         {"host": "rs.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}]}, "rs.example.com"),
     ("routerSpec.securityContext", {"runAsUser": 5678}, "runAsUser: 5678"),
     ("routerSpec.containerSecurityContext", {"runAsUser": 8765}, "runAsUser: 8765"),
-    ("routerSpec.imagePullPolicy", "Never", "Never"),
+    ("routerSpec.strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "37%"}}, "maxSurge: 37%"),
     ("routerSpec.otel", {"endpoint": "rs-otel:4317"}, "rs-otel:4317"),
     ("routerSpec.imagePullSecrets", [{"name": "rs-pull"}], "rs-pull"),
     ("routerSpec.pdb", {"enabled": True, "minAvailable": 1, "labels": {"rs-pdb": "rs-pdb-v"}}, "rs-pdb-v"),

@@ -50,6 +50,7 @@ OWNED: dict[str, str] = {
     "routerSpec.replicaCount": "VLLM_ROUTER_REPLICAS",
     "routerSpec.repository": "VLLM_ROUTER_IMAGE",
     "routerSpec.tag": "VLLM_ROUTER_TAG",
+    "routerSpec.imagePullPolicy": "VLLM_IMAGE_PULL_POLICY",
     "routerSpec.routingLogic": "VLLM_ROUTING_LOGIC",
     "routerSpec.sessionKey": "VLLM_ROUTER_SESSION_KEY",
     "routerSpec.resources.requests.cpu": "VLLM_ROUTER_REQUEST_CPU",
