@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from vllmctl.core import chart_interface
 from vllmctl.core.chart_interface import Interface, join
 from vllmctl.core.engine_flags import looks_secret
+from vllmctl.core.models import RESERVED_ENV
 
 if TYPE_CHECKING:
     from vllmctl.core.render import Rendered
@@ -59,7 +60,6 @@ OWNED: dict[str, str] = {
     "routerSpec.vllmApiKey": "VLLM_API_KEY_ENABLED (the key: `vllmctl set-api-key`)",
     "routerSpec.hf_token": "`vllmctl set-hf-token` (the router needs no token)",
 }
-RESERVED_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "VLLM_API_KEY", "HF_HOME"}
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|CREDENTIAL|PRIVATE_KEY", re.I)
 _SECRET_KEYS = {
     "hf_token": "a Hugging Face token in values lands in the Helm release: store it with `vllmctl set-hf-token`",
