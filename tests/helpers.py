@@ -31,6 +31,8 @@ def cli_env(extra: dict[str, str] | None = None, *, keep_vllm: bool = False) -> 
         if keep_vllm or not (k.startswith(("VLLM_", "VAULT_")) or k in ("KUBECONFIG", "HF_ENDPOINT", "CI"))
     }
     env["PYTHONPATH"] = str(REPO / "cli") + os.pathsep + env.get("PYTHONPATH", "")
+    # validate and plan ask the Hub for model facts: never the real one from a test (port 9 refuses)
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"
     env.update(extra or {})
     return env
 

@@ -92,12 +92,13 @@ def _terminal_columns() -> int | None:
     return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None, *,
+          gap: str | None = None) -> None:
     """Aligned columns in kubectl's style; on a terminal narrower than the table, the widest
     columns fold their cells onto further lines, each within its own column."""
     cells = [list(columns)] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    terminal, gap = _terminal_columns(), GAP
+    terminal, gap = _terminal_columns(), gap or GAP
     if terminal and sum(widths) + len(gap) * (len(columns) - 1) > terminal:
         gap = "  "
         floor = [min(w, max(len(c), 8)) for w, c in zip(widths, columns, strict=True)]

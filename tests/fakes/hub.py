@@ -4,14 +4,17 @@
                  tokens={"tok": "alice"}) as hub:
         HubClient(hub.url).config_json("org/m", token="tok")
 
-It answers like the Hub does for the endpoints vllmctl uses: /api/models/{repo} (401 for a
-private repo the token cannot see), /api/whoami-v2, and HEAD/GET /{repo}/resolve/{rev}/config.json
-(401 without a token on gated or private repos, 403 with a token that was not granted access).
+It answers like the Hub does for the endpoints vllmctl uses: /api/models/{repo}[/revision/{rev}]
+(401 for a private repo the token cannot see; with ?blobs=true every file's size; the safetensors
+parameter counts), /api/whoami-v2, and HEAD/GET /{repo}/resolve/{rev}/config.json with the
+X-Repo-Commit and ETag headers huggingface_hub's downloads need (401 without a token on gated or
+private repos, 403 with a token that was not granted access, X-Error-Code like the Hub's).
 Every request is recorded (method, path, headers) so tests can check where a token went.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -19,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 
 @dataclass
@@ -28,6 +32,15 @@ class FakeRepo:
     private: bool = False
     allowed: set[str] = field(default_factory=set)  # tokens granted access (gated or private)
     revisions: dict[str, dict[str, Any]] = field(default_factory=dict)  # revision -> config.json
+    safetensors: dict[str, int] | None = None  # parameters per dtype, as the Hub reports them
+    files: dict[str, int] = field(default_factory=dict)  # file name -> bytes (config.json is added)
+    sha: str = "0" * 40  # the commit main resolves to
+
+    def config_at(self, revision: str) -> dict[str, Any] | None:
+        return self.config if revision in ("main", self.sha) else self.revisions.get(revision)
+
+    def sha_at(self, revision: str) -> str:
+        return self.sha if revision in ("main", self.sha) else (revision + "0" * 40)[:40]
 
 
 @dataclass
@@ -105,11 +118,16 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
 
-    def _send(self, status: int, payload: Any, body: bool) -> None:
+    def _send(self, status: int, payload: Any, body: bool, *, code: str | None = None,
+              extra: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if code:
+            self.send_header("X-Error-Code", code)
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
         self.end_headers()
         if body:
             self.wfile.write(data)
@@ -129,26 +147,43 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"type": "user", "name": fake.tokens[token],
                                     "auth": {"accessToken": {"role": "read"}}}, body)
         if path.startswith("/api/models/"):
-            repo = fake.repos.get(path[len("/api/models/"):])
-            name = path[len("/api/models/"):]
+            name, _, revision = path[len("/api/models/"):].partition("/revision/")
+            revision = unquote(revision) or "main"
+            repo = fake.repos.get(name)
             if repo is None or (repo.private and token not in repo.allowed):
                 # Like the Hub: anonymous callers get 401 so private repositories do not leak.
                 status = 404 if token in fake.tokens else 401
-                return self._send(status, {"error": "Repository not found"}, body)
-            return self._send(200, {"id": name, "modelId": name, "gated": repo.gated,
-                                    "private": repo.private, "sha": "0" * 40}, body)
+                return self._send(status, {"error": "Repository not found"}, body, code="RepoNotFound")
+            if revision not in ("main", repo.sha) and revision not in repo.revisions:
+                return self._send(404, {"error": "Invalid rev id"}, body, code="RevisionNotFound")
+            return self._send(200, self._info(name, repo, revision, "blobs=true" in self.path), body)
         m = _RESOLVE.match(path)
         if m:
             repo = fake.repos.get(m["repo"])
             if repo is None:
-                return self._send(404, {"error": "Repository not found"}, body)
+                return self._send(404, {"error": "Repository not found"}, body, code="RepoNotFound")
             if repo.gated or repo.private:
                 if token is None or token not in fake.tokens:
-                    return self._send(401, {"error": "Access to this model is restricted"}, body)
+                    return self._send(401, {"error": "Access to this model is restricted"}, body, code="GatedRepo")
                 if token not in repo.allowed:
-                    return self._send(403, {"error": "Not in the authorized list"}, body)
-            config = repo.revisions.get(m["rev"]) if m["rev"] != "main" else repo.config
+                    return self._send(403, {"error": "Not in the authorized list"}, body, code="GatedRepo")
+            revision = unquote(m["rev"])
+            config = repo.config_at(revision)
             if m["file"] != "config.json" or config is None:
-                return self._send(404, {"error": "Entry not found"}, body)
-            return self._send(200, config, body)
+                return self._send(404, {"error": "Entry not found"}, body, code="EntryNotFound")
+            data = json.dumps(config).encode()
+            return self._send(200, config, body, extra={"X-Repo-Commit": repo.sha_at(revision),
+                                                        "ETag": f'"{hashlib.sha1(data).hexdigest()}"'})
         return self._send(404, {"error": "not found"}, body)
+
+    @staticmethod
+    def _info(name: str, repo: FakeRepo, revision: str, blobs: bool) -> dict[str, Any]:
+        files = dict(repo.files)
+        if repo.config_at(revision) is not None:
+            files.setdefault("config.json", len(json.dumps(repo.config_at(revision))))
+        siblings = [{"rfilename": f, **({"size": n} if blobs else {})} for f, n in sorted(files.items())]
+        info = {"id": name, "modelId": name, "gated": repo.gated, "private": repo.private,
+                "sha": repo.sha_at(revision), "siblings": siblings}
+        if repo.safetensors:
+            info["safetensors"] = {"parameters": repo.safetensors, "total": sum(repo.safetensors.values())}
+        return info

@@ -16,6 +16,7 @@ from vllmctl.commands.options import (
     ChartVersionOpt,
     ModelsFileOpt,
     NamespaceOpt,
+    OfflineOpt,
     Output,
     OutputOpt,
     ReleaseOpt,
@@ -272,15 +273,16 @@ def _deep_json(report) -> list[dict]:
     ]
 
 
-def _validation_json(settings, loaded, report, failed: list) -> dict:
+def _validation_json(settings, loaded, report, failed: list, fitted) -> dict:
     result = {
         "file": settings.models_file,
-        "valid": not failed,
+        "valid": not failed and not fitted.errors,
         "chart_version": loaded.chart_version,
         "models": [m.name for m in loaded.models],
-        "problems": [],
-        "warnings": loaded.warnings,
+        "problems": [p.as_dict() for p in fitted.errors],
+        "warnings": loaded.warnings + fitted.warnings,
         "overlays": loaded.overlay.names,
+        "fit": [r.as_dict() for r in fitted.run.reports],
     }
     if report:
         result["deep"] = _deep_json(report)
@@ -311,32 +313,41 @@ def validate(
     gpu_memory: Annotated[
         str | None, typer.Option("--gpu-memory", envvar="VLLM_GPU_MEMORY", help="memory of one GPU, e.g. 80Gi")
     ] = None,
+    offline: OfflineOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Check models.yaml without a cluster: schema, names, GPU math, chart version, engine flags."""
+    """Check models.yaml without a cluster: schema, names, GPU math, chart version, engine flags, fit."""
     from vllmctl.core.models_file import InvalidModels
     from vllmctl.workflows import engine_check
+    from vllmctl.workflows import fit as fit_wf
     from vllmctl.workflows import render as render_wf
 
     settings, chart_ref = render_wf.for_chart(settings_from(
-        models_file=models_file, release=release, chart_version=chart_version, chart=chart, gpu_memory=gpu_memory))
+        models_file=models_file, release=release, chart_version=chart_version, chart=chart, gpu_memory=gpu_memory,
+        offline=offline))
     try:
         loaded, rendered = render_wf.render_models(settings, allow_example=False)
     except InvalidModels as e:
         if output is Output.json:
             console.emit_json(_invalid_json(settings, e))
         raise
+    fitted = fit_wf.for_validate(settings, loaded, rendered)
     report = (
         engine_check.deep_report(settings, rendered, loaded.chart_version, model_config=model_config) if deep else None
     )
     failed = [r for r in report.results if r.status == "failed"] if report else []
     if output is Output.json:
-        console.emit_json(_validation_json(settings, loaded, report, failed) | {"chart": chart_ref.describe()})
+        console.emit_json(_validation_json(settings, loaded, report, failed, fitted) | {"chart": chart_ref.describe()})
     else:
-        _warn_all(loaded.warnings)
+        _warn_all(loaded.warnings + fitted.warnings)
         _say_overlays(loaded.overlay.names)
+        if fitted.unknown:
+            console.info(f"fit not checked for {', '.join(fitted.unknown)}: model facts unknown (offline or the "
+                         "Hub unreachable, nothing cached); `vllmctl plan` shows why.")
         if report:
             _print_deep(report)
+    if fitted.errors:
+        raise InvalidModels(fitted.errors)
     if failed:
         raise InvalidInput(f"vLLM rejects the engine configuration of {', '.join(r.name for r in failed)}.")
     if output is Output.text:

@@ -44,6 +44,11 @@ UrlOpt = Annotated[
     str | None,
     typer.Option("--url", envvar="VLLM_URL", help="endpoint URL [default: a port-forward to the router]"),
 ]
+OfflineOpt = Annotated[
+    bool | None,
+    typer.Option("--offline/--online", envvar="VLLM_OFFLINE",
+                 help="model facts from the cache only, never the Hugging Face Hub [default: online]"),
+]
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="never prompt; a missing answer is an error (also when CI=true)")
 ]

@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vllmctl.core import param_count as param_count_mod
+from vllmctl.core.param_count import head_dim, num_experts, num_kv_heads, text_config
+
 GiB = 1024**3
 MiB = 1024**2
 
@@ -25,10 +28,6 @@ DTYPE_BYTES = {
     "bfloat16": 2, "bf16": 2, "float16": 2, "half": 2, "fp16": 2,
     "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "fp8_inc": 1, "float8_e4m3fn": 1, "int8": 1,
 }
-
-# Model types whose q/k/v projections carry a bias though config.json does not say so.
-_QKV_BIAS_TYPES = {"qwen2", "qwen2_moe", "qwen2_vl", "qwen2_5_vl"}
-
 
 @dataclass(frozen=True, slots=True)
 class MemoryEstimate:
@@ -73,60 +72,12 @@ class FitVerdict:
     message: str
 
 
-def text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Multimodal configs nest the language model's settings under text_config."""
-    inner = config.get("text_config") or config.get("llm_config")
-    if isinstance(inner, Mapping) and inner.get("hidden_size"):
-        merged = dict(config)
-        merged.update(inner)
-        return merged
-    return config
-
-
-def head_dim(cfg: Mapping[str, Any]) -> int:
-    return int(cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"])
-
-
-def num_kv_heads(cfg: Mapping[str, Any]) -> int:
-    return int(cfg.get("num_key_value_heads") or cfg["num_attention_heads"])
-
-
-def _num_experts(cfg: Mapping[str, Any]) -> int:
-    for key in ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"):
-        if cfg.get(key):
-            return int(cfg[key])
-    return 0
-
-
 def param_count(config: Mapping[str, Any]) -> tuple[int, bool]:
-    """(parameters, exact): exact for dense decoders with gated MLPs."""
+    """(parameters, exact): exact for dense decoders whose closed form is known."""
+    parts = param_count_mod.breakdown(config)
     cfg = text_config(config)
-    hidden = int(cfg["hidden_size"])
-    layers = int(cfg["num_hidden_layers"])
-    vocab = int(cfg["vocab_size"])
-    heads = int(cfg["num_attention_heads"])
-    hd = head_dim(cfg)
-    kv = num_kv_heads(cfg)
-    inter = int(cfg.get("intermediate_size") or 4 * hidden)
-
-    q, kvp = heads * hd, kv * hd
-    attn = hidden * q + 2 * hidden * kvp + q * hidden
-    if cfg.get("attention_bias") or cfg.get("model_type") in _QKV_BIAS_TYPES:
-        attn += q + 2 * kvp
-    experts = _num_experts(cfg)
-    if experts:
-        expert_inter = int(cfg.get("moe_intermediate_size") or inter)
-        shared = int(cfg.get("n_shared_experts") or 0) * expert_inter
-        shared += int(cfg.get("shared_expert_intermediate_size") or 0)
-        mlp = experts * 3 * hidden * expert_inter + 3 * hidden * shared + hidden * experts
-    else:
-        mlp = 3 * hidden * inter
-    per_layer = attn + mlp + 2 * hidden
-    embed = vocab * hidden
-    lm_head = 0 if cfg.get("tie_word_embeddings", False) else vocab * hidden
-    total = layers * per_layer + embed + lm_head + hidden
-    exact = not experts and not cfg.get("quantization_config") and cfg.get("hidden_act", "silu") != "gelu"
-    return total, exact
+    exact = parts.exact and not num_experts(cfg) and not cfg.get("quantization_config")
+    return parts.total, exact
 
 
 def weight_dtype(config: Mapping[str, Any], dtype: str = "auto") -> str:
@@ -138,14 +89,37 @@ def weight_dtype(config: Mapping[str, Any], dtype: str = "auto") -> str:
     return "bfloat16" if found in ("float32", "float") else found
 
 
-def _weight_bytes(params: int, config: Mapping[str, Any], dtype_name: str) -> int:
-    quant = text_config(config).get("quantization_config") or {}
-    bits = quant.get("bits") or quant.get("w_bit")
-    if not bits and str(quant.get("quant_method", "")).startswith("fp8"):
+def quantized_bits(config: Mapping[str, Any]) -> tuple[str, float] | None:
+    """(method, bits per weight) of a pre-quantized checkpoint's projection matrices, or None."""
+    quant = text_config(config).get("quantization_config") or config.get("quantization_config") or {}
+    if not isinstance(quant, Mapping) or not quant:
+        return None
+    method = str(quant.get("quant_method") or "").lower()
+    if quant.get("load_in_4bit") or quant.get("_load_in_4bit"):
+        return method or "bitsandbytes", 4.0
+    if quant.get("load_in_8bit") or quant.get("_load_in_8bit"):
+        return method or "bitsandbytes", 8.0
+    bits = quant.get("bits") or quant.get("w_bit") or quant.get("weight_bits")
+    for group in (quant.get("config_groups") or {}).values():  # compressed-tensors
+        bits = bits or ((group or {}).get("weights") or {}).get("num_bits")
+    if not bits and method.startswith(("fp8", "fbgemm_fp8", "modelopt")):
         bits = 8
-    if bits:
-        return int(params * int(bits) / 8)
-    return params * DTYPE_BYTES.get(dtype_name, 2)
+    if not bits:
+        return None
+    group = int(quant.get("group_size") or quant.get("q_group_size") or 0)
+    # Group-wise methods store a 16-bit scale and a packed zero point per group of weights.
+    overhead = (16 + int(bits)) / group if group > 0 and int(bits) < 8 else 0.0
+    return method, float(bits) + overhead
+
+
+def weight_bytes_from_config(config: Mapping[str, Any], dtype_name: str) -> int:
+    """Bytes of the weights in GPU memory: quantized projections at their bits, the rest in 16-bit."""
+    parts = param_count_mod.breakdown(config)
+    width = DTYPE_BYTES.get(dtype_name, 2)
+    quant = quantized_bits(config)
+    if quant is None:
+        return parts.total * width
+    return int(parts.linear * quant[1] / 8) + (parts.other + parts.vision) * min(width, 2)
 
 
 def default_max_model_len(config: Mapping[str, Any]) -> int:
@@ -170,7 +144,7 @@ def estimate(
     tp = max(1, int(tensor_parallel_size))
     params, exact = param_count(config)
     wdtype = weight_dtype(config, dtype)
-    wbytes = _weight_bytes(params, config, wdtype)
+    wbytes = weight_bytes_from_config(config, wdtype)
     kv_name = wdtype if kv_cache_dtype in ("auto", None, "") else kv_cache_dtype
     kv_bytes = DTYPE_BYTES.get(kv_name, 2)
     kv_heads_per_gpu = max(1, num_kv_heads(cfg) // tp)

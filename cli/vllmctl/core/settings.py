@@ -122,6 +122,14 @@ class Settings:
     kube_context: str = _setting("VLLM_KUBE_CONTEXT", "", "kubeconfig context ('' = current)")
     url: str = _setting("VLLM_URL", "", "OpenAI-compatible endpoint ('' = port-forward to the router)")
     gpu_memory: str = _setting("VLLM_GPU_MEMORY", "", "memory of one GPU, when nodes do not label it", "quantity")
+    download_bandwidth: str = _setting(
+        "VLLM_DOWNLOAD_BANDWIDTH", "100M", "bytes per second a pod downloads from the Hub (start-up estimates)",
+        "quantity",
+    )
+    model_facts_cache: str = _setting(
+        "VLLM_MODEL_FACTS_CACHE", "", "model facts cache directory ('' = ~/.cache/vllmctl/model-facts)"
+    )
+    offline: bool = _setting("VLLM_OFFLINE", False, "never ask the Hugging Face Hub; cached model facts only", "bool")
 
     @property
     def models_path(self) -> Path:

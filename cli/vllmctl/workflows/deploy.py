@@ -513,7 +513,10 @@ def preflight(settings: Settings) -> list[preflight_core.Finding]:
     current = ctx.helm.run(ctx.helm.latest(s.release, s.namespace))
     values = ctx.helm.run(ctx.helm.values(s.release, s.namespace)) if current and not current.pending else None
     facts = kube.cluster_facts(ctx.cluster, s.release, s.namespace)
-    return check_facts(s, facts, [m for m in loaded.models if m.enabled], values)
+    findings = check_facts(s, facts, [m for m in loaded.models if m.enabled], values)
+    from vllmctl.workflows import fit as fit_wf  # model facts: the cache, else the Hub
+
+    return findings + fit_wf.for_preflight(s, loaded, kube.node_labels(ctx.cluster))
 
 
 # ---------------------------------------------------------------------- rollback / history

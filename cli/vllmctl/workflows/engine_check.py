@@ -51,9 +51,10 @@ def deep_report(settings, rendered, chart_version: str, *, model_config=None):
     from vllmctl.core.gpu_memory import gpu_memory_per_gpu
     from vllmctl.errors import InvalidInput
     from vllmctl.workflows.deep_check import DeepCheckModel, deep_check
+    from vllmctl.workflows.fit import quick_node_labels
 
     try:
-        gpu_bytes = gpu_memory_per_gpu([] if settings.gpu_memory else _node_labels(settings), settings.gpu_memory)
+        gpu_bytes = gpu_memory_per_gpu([] if settings.gpu_memory else quick_node_labels(settings), settings.gpu_memory)
     except ValueError as e:
         raise InvalidInput(f"--gpu-memory (VLLM_GPU_MEMORY): {e}.") from None
     specs = rendered.values["servingEngineSpec"].get("modelSpec", [])
@@ -70,22 +71,3 @@ def deep_report(settings, rendered, chart_version: str, *, model_config=None):
     ]
     token = os.environ.get("VLLM_HF_TOKEN") or None
     return deep_check(models, engine_spec, config_dir=model_config, hub=HubClient(token=token), token=token)
-
-
-def _node_labels(settings) -> list[dict[str, str]]:
-    """The nodes' labels (GPU feature discovery writes nvidia.com/gpu.memory), when a kubeconfig
-    reaches a cluster within a few seconds; validate works offline, so any failure means none."""
-    import os
-    from pathlib import Path
-
-    from vllmctl.errors import VllmctlError
-
-    if not (os.environ.get("KUBECONFIG") or (Path.home() / ".kube" / "config").exists()):
-        return []
-    from vllmctl.adapters import kube
-    from vllmctl.adapters.kube_client import connect
-
-    try:
-        return kube.node_labels(connect(settings.kube_context, check=False), timeout=3)
-    except VllmctlError:
-        return []
