@@ -95,9 +95,11 @@ def test_validate_ok_and_json(tmp_path):
     ok = run_cli("validate", cwd=tmp_path)
     assert ok.code == 0 and "1 model(s) valid" in ok.stderr
     data = json.loads(run_cli("validate", "-o", "json", cwd=tmp_path).stdout)
+    fit = data.pop("fit")  # no Hub in this test: the model's facts are unknown, and said so
     assert data == {"file": "models.yaml", "valid": True, "chart_version": "0.1.12", "models": ["chat"],
                     "problems": [], "warnings": [], "overlays": [],
                     "chart": "vllm-stack 0.1.12 from https://vllm-project.github.io/production-stack"}
+    assert [(r["name"], r["facts"], r["fits"]) for r in fit] == [("chat", "unknown", None)]
 
 
 def test_validate_reports_every_problem_with_location_and_exit_2(tmp_path):

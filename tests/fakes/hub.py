@@ -37,10 +37,13 @@ class FakeRepo:
     sha: str = "0" * 40  # the commit main resolves to
 
     def config_at(self, revision: str) -> dict[str, Any] | None:
-        return self.config if revision in ("main", self.sha) else self.revisions.get(revision)
+        if revision in ("main", self.sha):
+            return self.config
+        by_sha = {self.sha_at(r): c for r, c in self.revisions.items()}
+        return self.revisions.get(revision) or by_sha.get(revision)
 
     def sha_at(self, revision: str) -> str:
-        return self.sha if revision in ("main", self.sha) else (revision + "0" * 40)[:40]
+        return self.sha if revision in ("main", self.sha) else hashlib.sha1(revision.encode()).hexdigest()
 
 
 @dataclass
@@ -154,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
                 # Like the Hub: anonymous callers get 401 so private repositories do not leak.
                 status = 404 if token in fake.tokens else 401
                 return self._send(status, {"error": "Repository not found"}, body, code="RepoNotFound")
-            if revision not in ("main", repo.sha) and revision not in repo.revisions:
+            if repo.config_at(revision) is None and revision not in ("main", repo.sha):
                 return self._send(404, {"error": "Invalid rev id"}, body, code="RevisionNotFound")
             return self._send(200, self._info(name, repo, revision, "blobs=true" in self.path), body)
         m = _RESOLVE.match(path)

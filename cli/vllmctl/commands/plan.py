@@ -30,22 +30,23 @@ BandwidthOpt = Annotated[
 NAME_WIDTH = 14
 
 
-def _size(n: int | None) -> str:
+def _three_digits(n: int | None, units: tuple[tuple[str, int], ...]) -> str:
+    """3 significant digits with a unit: 494M, 8.03B, 15.0G, 131G."""
     if n is None:
         return "?"
-    for unit, scale in (("T", 2**40), ("G", 2**30), ("M", 2**20), ("K", 2**10)):
+    for unit, scale in units:
         if n >= scale:
-            return f"{n / scale:.1f}{unit}" if n < 100 * scale else f"{n // scale}{unit}"
+            v = n / scale
+            return f"{v:.2f}{unit}" if v < 10 else f"{v:.1f}{unit}" if v < 100 else f"{v:.0f}{unit}"
     return str(n)
+
+
+def _size(n: int | None) -> str:
+    return _three_digits(n, (("T", 2**40), ("G", 2**30), ("M", 2**20), ("K", 2**10)))
 
 
 def _count(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
-        if n >= scale:
-            return f"{n / scale:.2f}{unit}" if n < 10 * scale else f"{n / scale:.1f}{unit}"
-    return str(n)
+    return _three_digits(n, (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)))
 
 
 def _mark(figure, text: str) -> str:
