@@ -146,8 +146,8 @@ def test_utilization_suggestion():
 
 
 def test_unknown_facts_are_said_never_guessed():
-    report = fit.assess(fit.FitInput("m", LLAMA8, pvc_bytes=GiB), mf.unknown(LLAMA8, "main", "offline and nothing cached"),
-                        gpu_memory_bytes=80 * GiB)
+    nothing = mf.unknown(LLAMA8, "main", "offline and nothing cached")
+    report = fit.assess(fit.FitInput("m", LLAMA8, pvc_bytes=GiB), nothing, gpu_memory_bytes=80 * GiB)
     assert report.fits is None and report.weight_bytes == mf.NOT_KNOWN and report.parameters.basis == "unknown"
     assert rules(report) == ["facts-unknown"] and "offline and nothing cached" in report.findings[0].message
 
