@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vllmctl.core import upgrade_plan
+from vllmctl.core.models_file import InvalidModels
 from vllmctl.core.settings import Settings
 from vllmctl.errors import VllmctlError
 from vllmctl.workflows import fit as fit_wf
+from vllmctl.workflows import models as models_wf
 from vllmctl.workflows import render as render_wf
 
 
@@ -55,7 +57,12 @@ def _cluster_state(settings: Settings):
 
 
 def plan(settings: Settings, *, use_cluster: bool = True, fetch=None) -> PlanResult:
-    loaded, rendered = render_wf.render_models(settings, allow_example=False)
+    try:
+        loaded, rendered = render_wf.render_models(settings, loaded=models_wf.load_for_reading(settings))
+    except InvalidModels:
+        loaded = None
+    if loaded is None or loaded.warnings:  # problems and warnings get their lines from the full parser
+        loaded, rendered = render_wf.render_models(settings, allow_example=False)
     warnings = list(loaded.warnings)
     labels, free, deployed, chart, cluster = None, None, None, None, "not used"
     if use_cluster and fit_wf.kubeconfig_present():
