@@ -72,7 +72,7 @@ def _row(r) -> list[str]:
 
 def _print(result) -> None:
     console.table(["MODEL", "PARAMS", "WEIGHTS", "KV/TOK", "GPUS", "NEED/GPU", "KV TOKENS", "FITS", "START"],
-                  [_row(r) for r in result.fit.reports], gap=2)
+                  [_row(r) for r in result.fit.reports], gap="  ")
     console.info("~ estimated from config.json; sizes in GiB (G), KV/TOK per GPU; START: a cold start "
                  "(download + load) against a startup probe budget of "
                  f"{_duration(result.fit.reports[0].startup_budget_seconds if result.fit.reports else None)}.")
@@ -93,7 +93,7 @@ def _print_upgrade(result) -> None:
     console.data(f"\nUpgrade of the deployed release (chart {result.deployed_chart} -> {result.chart_version}):")
     console.table(["MODEL", "ACTION", "WHY", "GPUS", "BACK AFTER"],
                   [[c.name, c.action, ", ".join(c.reasons) or "-", str(c.gpus), _duration(c.back_after_seconds)
-                    if c.action in ("restart", "start") else "-"] for c in up.changes], gap=2)
+                    if c.action in ("restart", "start") else "-"] for c in up.changes], gap="  ")
     free = "?" if up.free_gpus is None else str(up.free_gpus)
     console.data(f"surge: {up.surge_gpus} extra GPU(s) while old and new pods overlap; free now: {free}; "
                  f"short by: {up.extra_gpus_needed}; every model back after about "
