@@ -8,6 +8,7 @@ import typer
 
 from vllmctl import console
 from vllmctl.commands.options import (
+    ChartOpt,
     ChartVersionOpt,
     ContextOpt,
     ModelsFileOpt,
@@ -102,7 +103,8 @@ def _print_upgrade(result) -> None:
 
 def plan(
     models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
-    chart_version: ChartVersionOpt = None, context: ContextOpt = None, gpu_memory: GpuMemoryOpt = None,
+    chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
+    gpu_memory: GpuMemoryOpt = None,
     offline: OfflineOpt = None, bandwidth: BandwidthOpt = None,
     cluster: Annotated[bool, typer.Option(
         "--cluster/--no-cluster", help="read the nodes and the deployed release [default: with a kubeconfig]")] = True,
@@ -112,7 +114,7 @@ def plan(
     from vllmctl.workflows import plan as wf
 
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
-                             chart_version=chart_version, kube_context=context, gpu_memory=gpu_memory,
+                             chart_version=chart_version, chart=chart, kube_context=context, gpu_memory=gpu_memory,
                              offline=offline, download_bandwidth=bandwidth)
     result = wf.plan(settings, use_cluster=cluster)
     failing = [r.name for r in result.fit.reports if any(f.severity == "error" for f in r.findings)]

@@ -57,6 +57,7 @@ def _cluster_state(settings: Settings):
 
 
 def plan(settings: Settings, *, use_cluster: bool = True, fetch=None) -> PlanResult:
+    settings, _ = render_wf.for_chart(settings)  # VLLM_CHART's own version when it names a local chart
     try:
         loaded, rendered = render_wf.render_models(settings, loaded=models_wf.load_for_reading(settings))
     except InvalidModels:
