@@ -35,3 +35,8 @@ bench *ARGS:
 engine-data:
     bash scripts/engine_venv.sh
     VLLM_TARGET_DEVICE=cpu "${VLLMCTL_ENGINE_VENV:-$HOME/.cache/vllmctl/engine-venv}/bin/python" scripts/gen_engine_args.py
+
+# Regenerate the chart interface data (core/chart_data/) from the packages in VLLMCTL_TEST_CHARTS or ../shared/charts
+[no-exit-message]
+chart-data:
+    python3 scripts/gen_chart_interface.py

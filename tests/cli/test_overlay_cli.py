@@ -63,6 +63,8 @@ BAD = [
      "models.yaml:5:5:", "vllm-stack 0.1.10, 0.1.11, 0.1.12 have it"),
     ("model-type", "0.1.8", None, "limitCPU: \"8\"",
      "models.yaml:5:15:", "must be a whole number, got '8'; remove the quotes"),
+    ("model-engine-flag", "0.1.12", None, "vllmConfig:\n      maxLoras: 0",
+     "models.yaml:6:17:", "--max-loras must be at least 1"),  # the engine check, at the modelSpec: line
 ]
 
 

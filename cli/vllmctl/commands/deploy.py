@@ -346,7 +346,8 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback)
     app.command("history")(history)
     app.command("preflight")(preflight)
-    chart_app = typer.Typer(help="The local chart cache in charts/.", no_args_is_help=True)
+    chart_app = typer.Typer(help="The pinned chart: its cache in charts/ and its values interface.",
+                            no_args_is_help=True)
     chart_app.command("pull")(chart_pull)
     from vllmctl.commands.chart_values import values
 

@@ -311,4 +311,15 @@ def apply_to(rendered, overlay: Overlay, models) -> Rendered:
     if not specs and not overlay.files:
         return rendered
     values = apply(rendered.values, overlay, specs)
-    return dataclasses.replace(rendered, values=values, values_text=header(rendered.request) + to_yaml_block(values))
+    # A problem found later in a key a model's modelSpec: set points at that line of models.yaml.
+    moved = {name: {**rendered.moved.get(name, {}), **{p: ("modelSpec", *p) for p in _paths(spec)}}
+             for name, spec in specs.items()}
+    return dataclasses.replace(rendered, values=values, values_text=header(rendered.request) + to_yaml_block(values),
+                               moved={**rendered.moved, **moved})
+
+
+def _paths(node, prefix: tuple = ()):
+    for key, value in node.items():
+        yield (*prefix, key)
+        if isinstance(value, dict):
+            yield from _paths(value, (*prefix, key))
