@@ -271,19 +271,17 @@ def _offline_values(run: _Run) -> dict:
 
 
 def _check_move(run: _Run) -> None:
-    """Against a deployed release, when the chart or the values move: render the new manifest now
-    and compare it with the deployed one for fields the API server refuses to patch; in a dry run
-    across chart versions, also the chart defaults that change underneath vllmctl's values."""
+    """Across chart versions: render the new manifest before anything is written and compare it
+    with the deployed one for fields the API server refuses to patch; in a dry run, also the chart
+    defaults that change underneath vllmctl's values. (Within one chart version the same check
+    runs on the plan, before helm: a no-op upgrade then renders only once.)"""
     current = run.current
-    if current is None:
+    if current is None or current.chart == run.ctx.chart.label:
         return
     values = _offline_values(run)
-    moving = current.chart != run.ctx.chart.label
-    if not moving and values == run.deployed_values:
-        return
     run.rendered = (values, _render_chart(run, values))
     _refuse_or_confirm(run, run.rendered[1])
-    if moving and run.opts.dry_run:
+    if run.opts.dry_run:
         run.result.default_changes = _default_changes(run, values)
 
 
