@@ -149,3 +149,22 @@ def test_values_the_chart_ignores_make_no_new_revision(tmp_path, kube_env, helm_
     assert r.code == 5, r.output
     assert "no changes" in r.stderr
     assert len(helm_revisions(kube_env, helm_bin, namespace)) == 1
+
+
+def test_a_claim_change_is_refused_even_with_recreate(tmp_path, kube_env, helm_bin, namespace, test_server_chart):
+    """Within one chart version too: a model cache's storage class cannot change in place, and
+    --recreate never deletes a PVC; the upgrade stops before helm. (No such StorageClasses exist
+    here: --skip-preflight.)"""
+    env = {"VLLM_CHART": str(test_server_chart("0.1.12"))}
+    write_models(tmp_path, model("alpha", storageClass="slow"))
+    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait", "--skip-preflight", env=env).code == 0
+    before = _uids(kube_env, namespace)
+    write_models(tmp_path, model("alpha", storageClass="fast"))
+    r = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--recreate", "--yes", "--no-wait",
+                "--skip-preflight", env=env)
+    assert r.code == 1, r.output
+    line = r.stderr.strip().splitlines()[-1]
+    assert "PersistentVolumeClaim/vllm-alpha-storage-claim (spec.storageClassName)" in line, line
+    assert "--recreate never deletes PersistentVolumeClaim/vllm-alpha-storage-claim" in line
+    assert _uids(kube_env, namespace) == before
+    assert len(helm_revisions(kube_env, helm_bin, namespace)) == 1
