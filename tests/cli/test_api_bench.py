@@ -31,12 +31,19 @@ def test_figures_match_the_servers_timing(server, tmp_path):
     assert report["completed"] == 24 and report["failed"] == 0
     assert report["total_output_tokens"] == 240  # exact: from the server's usage
     assert report["total_input_tokens"] == 24 * 32  # the fake counts words: the prompt has exactly 32
-    # Lower bounds are what the server guarantees; upper bounds leave room for a busy 2-core machine.
-    assert 49 <= report["ttft_ms"]["p50"] <= 80
-    assert 4.5 <= report["itl_ms"]["p50"] <= 10
-    assert 94 <= report["e2e_ms"]["p50"] <= 160  # 50 ms + 9 gaps of 5 ms
-    # throughput is consistent with the latencies: 4 in flight, each about 0.1 s
-    assert 15 <= report["request_throughput"] <= 42
+    # Lower bounds are what the server guarantees (50 ms to the first token, 5 ms between tokens); no
+    # upper bound is absolute, since a loaded 2-core machine stretches every figure: the figures are
+    # checked against each other instead.
+    ttft, itl, e2e = (report[k] for k in ("ttft_ms", "itl_ms", "e2e_ms"))
+    assert ttft["p50"] >= 49 and itl["p50"] >= 4.5 and e2e["p50"] >= 94  # 50 ms + 9 gaps of 5 ms
+    assert all(d["p50"] <= d["p90"] <= d["p99"] for d in (ttft, itl, e2e))
+    # every request: end >= first token + its 9 gaps, so the means obey the same sum
+    assert e2e["mean"] >= ttft["mean"] + 9 * itl["mean"] - 0.01
+    # 4 in flight: the run lasts at least a quarter of the requests' summed latency, and (with 4
+    # overlapping) well under all of it
+    per_request = 1000 / e2e["mean"]
+    assert 2 * per_request <= report["request_throughput"] <= 4 * per_request * 1.001
+    assert report["request_throughput"] * report["duration_s"] == pytest.approx(24)
     assert report["output_throughput"] == pytest.approx(report["request_throughput"] * 10)
     bodies = [q.body for q in server.requests if q.method == "POST"][1:]  # the first is the probe
     assert len(bodies) == 24
