@@ -9,11 +9,13 @@ mod vllm
 default:
     @just --list --list-submodules
 
-# Install vllmctl (editable) with its test tools, and provision the real test servers (cached)
+# Install vllmctl (editable) with its test tools, provision the real test servers and the pinned vLLM
+# for the engine-parity tests (both cached per machine)
 [no-exit-message]
 setup:
     python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
     bash tests/env/provision.sh
+    bash scripts/engine_venv.sh
 
 # Set up, then run the whole test suite (arguments go to pytest)
 [no-exit-message]
@@ -34,7 +36,7 @@ bench *ARGS:
 [no-exit-message]
 engine-data:
     bash scripts/engine_venv.sh
-    VLLM_TARGET_DEVICE=cpu "${VLLMCTL_ENGINE_VENV:-$HOME/.cache/vllmctl/engine-venv}/bin/python" scripts/gen_engine_args.py
+    VLLM_TARGET_DEVICE=cpu "$(bash scripts/engine_venv.sh --path)/bin/python" scripts/gen_engine_args.py
 
 # Regenerate the chart interface data (core/chart_data/) from the packages in VLLMCTL_TEST_CHARTS or ../shared/charts
 [no-exit-message]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -29,6 +29,7 @@ def _console(stderr: bool):
 
 
 def _say(style: str, prefix: str, message: str) -> None:
+    """Messages carry text from the cluster, Vault and the Hub: printed verbatim, never as markup."""
     from rich.text import Text
 
     _console(True).print(Text(prefix, style=style) + Text(message))
@@ -112,18 +113,37 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
     data("\n".join(lines))
 
 
-def status(message: str):
-    """A spinner on stderr for a step that takes a while; a no-op context when not a TTY."""
-    import contextlib
+class LiveText:
+    """A live-updating region on stderr (rollout progress, bench progress) showing plain text: what
+    it shows carries pod events and messages from the cluster, never parsed as rich markup."""
 
-    if _quiet or not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    return _console(True).status(message)
+    def __init__(self, text: str) -> None:
+        from rich.live import Live
+
+        self._live = Live(_plain(text), console=_console(True), refresh_per_second=4, transient=False)
+
+    def update(self, text: str) -> None:
+        self._live.update(_plain(text))
+
+    def start(self) -> None:
+        self._live.start()
+
+    def stop(self) -> None:
+        self._live.stop()
+
+    def __enter__(self) -> LiveText:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
-def live(renderable_fn):
-    """A live-updating region on stderr (rollout progress, bench progress)."""
-    from rich.live import Live
+def _plain(text: str):
+    from rich.text import Text
 
-    return Live(renderable_fn(), console=_console(True), refresh_per_second=4, transient=False)
+    return Text(text)
 
+
+def live(text_fn: Callable[[], str]) -> LiveText:
+    return LiveText(text_fn())

@@ -44,3 +44,25 @@ class OperationFailed(VllmctlError):
 class RolloutFailed(VllmctlError):
     exit_code = ROLLOUT_FAILED
 
+
+
+class VaultPathAbsent(InvalidInput):
+    """The Vault path (or the field in it) holds nothing."""
+
+
+class HubError(OperationFailed):
+    """The Hugging Face Hub answered, but not with what was asked for."""
+
+
+class HubUnreachable(HubError):
+    exit_code = UNREACHABLE
+
+
+class HubNotFound(HubError):
+    exit_code = INVALID
+
+
+class HubAuthError(HubError):
+    """The token is missing, invalid, or has no access to the repository."""
+
+    exit_code = INVALID

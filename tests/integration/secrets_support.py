@@ -102,3 +102,12 @@ class SecretWatcher:
 
     def types(self):
         return [t for t, _, _ in self.events]
+
+    def assert_never_missing(self, old: str, new: str) -> None:
+        """What a pod reading the Secret sees: one object throughout, changed in place (no DELETED, no
+        ADDED after a delete), its key always holding the old value or the new one, ending at the new."""
+        assert self.events, "the watch saw no change at all"
+        assert set(self.types()) == {"MODIFIED"}, self.types()
+        assert len({uid for _, uid, _ in self.events}) == 1
+        values = [v for _, _, v in self.events]
+        assert set(values) <= {old, new} and values[-1] == new, "the key was missing or held another value"

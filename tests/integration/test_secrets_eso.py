@@ -64,7 +64,7 @@ def test_hf_token_round_trip_and_in_place_update(kube_env, vault_env, namespace,
         # the CLI waited for the sync of the new value, not the Ready left from the old one
         assert secret_value(api, namespace, "hf-token", "token") == new
         wait_for(lambda: any(v == new for _, _, v in watcher.events), what="the new value in a watch event")
-    assert "DELETED" not in watcher.types()
+    watcher.assert_never_missing(token, new)  # pods never see the Secret missing
     assert {uid for _, uid, _ in watcher.events} == {secret.metadata.uid}
     assert read_external_secret(api, namespace, "hf-token-external-secret")["metadata"]["generation"] > generation
 

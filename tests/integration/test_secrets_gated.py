@@ -45,16 +45,17 @@ def hub():
 
 @pytest.fixture
 def cluster(kube_env, monkeypatch, tmp_path):
-    """The test cluster as the workflow gets it from install (built directly: the kubernetes client
-    reads KUBECONFIG once at import, before a test could point it here)."""
+    """The test cluster's secret objects as the workflow gets them from install (built directly: the
+    kubernetes client reads KUBECONFIG once at import, before a test could point it here)."""
     from vllmctl.adapters.kube_client import Cluster
+    from vllmctl.adapters.kube_secrets import KubeSecrets
 
     for var in ("VAULT_TOKEN", "VAULT_ADDR", "VLLM_HF_TOKEN", "VLLM_API_KEY", "CI"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     api_client = kube_env.api_client()
-    yield Cluster(api_client=api_client, context=kube_env.context, server=kube_env.server,
-                  kubeconfig=kube_env.kubeconfig)
+    yield KubeSecrets(Cluster(api_client=api_client, context=kube_env.context, server=kube_env.server,
+                              kubeconfig=kube_env.kubeconfig))
     api_client.close()
 
 

@@ -50,7 +50,7 @@ def test_hf_token_round_trip_with_vault_copy(kube_env, vault_env, namespace, api
         r = run_cli("set-hf-token", env={**env, "VLLM_HF_TOKEN": new}, cwd=tmp_path)
         assert r.code == 0, r.stderr
         wait_for(lambda: any(v == new for _, _, v in watcher.events), what="MODIFIED event with the new value")
-    assert "DELETED" not in watcher.types()
+    watcher.assert_never_missing(token, new)  # pods never see the Secret missing
     assert {uid for _, uid, _ in watcher.events} == {secret.metadata.uid}
     assert vault_value(vault_env, "vllm/huggingface", "token") == new
 

@@ -79,3 +79,50 @@ def test_runtime_class():
 def test_disabled_models_are_ignored():
     assert run([m("a", requestGPU=9, enabled=False)], facts(1)) == []
     assert errors_of(run([m("a", requestGPU=9)], facts(1)))
+
+
+def test_gpus_per_pod_are_multiplied_by_replicas():
+    # 3 pods of 1 GPU on a 2-GPU cluster: one GPU per model would fit, three do not
+    findings = run([m("a", requestGPU=1, replicaCount=3, pvcStorage="")], facts(2))
+    assert rules(findings) == [("error", "gpu-total")]
+    assert "need 3" in findings[0].message and "2 free" in findings[0].message
+    assert run([m("a", requestGPU=1, replicaCount=2, pvcStorage="")], facts(2)) == []
+    assert run([m("a", requestGPU=2, replicaCount=0)], facts(0, 2)) == []  # no pods, no GPUs
+
+
+def _pod(name, node, gpus, *, namespace="other", labels=None, limits=True, deleting=False):
+    resources = {"limits" if limits else "requests": {"nvidia.com/gpu": str(gpus)}}
+    meta = {"name": name, "namespace": namespace, "labels": labels or {}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "spec": {"nodeName": node, "containers": [{"name": "c", "resources": resources}]}}
+
+
+def _node(name, gpus, *, ready=True, cordoned=False):
+    return {"metadata": {"name": name}, "spec": {"unschedulable": cordoned},
+            "status": {"allocatable": {"nvidia.com/gpu": str(gpus)},
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_gpus_other_pods_hold_are_counted_per_node():
+    from vllmctl.core.preflight import facts_from_objects
+
+    mine = {"helm-release-name": "vllm"}
+    pods = [
+        _pod("training", "n0", 1),                                       # another workload: counted
+        _pod("requested", "n1", 2, limits=False),                        # requests only: counted
+        _pod("old-engine", "n0", 1, namespace="vllm", labels=mine),      # this release: replaced by the update
+        _pod("namesake", "n1", 1, namespace="elsewhere", labels=mine),   # same label, other namespace: counted
+        _pod("pending", None, 4),                                        # not on a node yet
+        _pod("going", "n0", 1, deleting=True),                           # being deleted
+    ]
+    f = facts_from_objects([_node("n0", 2), _node("n1", 4), _node("n2", 8, ready=False)], pods,
+                           [{"metadata": {"name": "std", "annotations": {
+                               "storageclass.kubernetes.io/is-default-class": "true"}}}],
+                           [{"metadata": {"name": "nvidia"}}], release="vllm", release_namespace="vllm")
+    assert [(n.name, n.allocatable_gpus, n.used_gpus, n.schedulable) for n in f.nodes] == [
+        ("n0", 2, 1, True), ("n1", 4, 3, True), ("n2", 8, 0, False)]
+    assert (f.default_storage_class, f.runtime_classes) == ("std", ["nvidia"])
+    findings = run([m("a", requestGPU=1, replicaCount=3, pvcStorage="")], f)
+    assert rules(findings) == [("error", "gpu-total")]
+    assert "need 3" in findings[0].message and "2 free" in findings[0].message

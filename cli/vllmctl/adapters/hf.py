@@ -12,29 +12,13 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from vllmctl.errors import INVALID, UNREACHABLE, OperationFailed
+from vllmctl.errors import HubAuthError, HubError, HubNotFound, HubUnreachable
+
+__all__ = ["HubAuthError", "HubClient", "HubError", "HubNotFound", "HubUnreachable"]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_TIMEOUT = 5.0
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-class HubError(OperationFailed):
-    """The Hub answered, but not with what was asked for."""
-
-
-class HubUnreachable(HubError):
-    exit_code = UNREACHABLE
-
-
-class HubNotFound(HubError):
-    exit_code = INVALID
-
-
-class HubAuthError(HubError):
-    """The token is missing, invalid, or has no access to the repository."""
-
-    exit_code = INVALID
 
 
 def endpoint_from_env() -> str:

@@ -4,59 +4,23 @@ core/ reads without knowing the kubernetes client's model classes (and which is 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
-from vllmctl.adapters.kube_client import REQUEST_TIMEOUT, Cluster, api_error
+from vllmctl.adapters.kube_client import REQUEST_TIMEOUT, ApiStatus, Cluster, api_error, request, transport_errors
 from vllmctl.core.pod_security import NAMESPACE_LABELS as PSA_LABELS
-from vllmctl.core.preflight import ClusterFacts, NodeFacts
-from vllmctl.core.rollout import pod_gpus
-
-DEFAULT_CLASS_ANNOTATIONS = (
-    "storageclass.kubernetes.io/is-default-class",
-    "storageclass.beta.kubernetes.io/is-default-class",
-)
-
-
-def _request(cluster: Cluster, method: str, path: str, *, query: dict | None = None, body=None,
-             content_type: str | None = None, timeout=REQUEST_TIMEOUT, stream: bool = False,
-             accept: str = "application/json"):
-    """One API call by path, through the client's configuration (auth, TLS, proxy) but without the
-    generated API classes: kubernetes 37 builds pydantic validators for every method of e.g.
-    CoreV1Api on import (about 0.4 s), more than a whole deploy's API calls take. Returns the
-    decoded JSON, or the streaming urllib3 response with `stream`."""
-    from kubernetes.client.exceptions import ApiException
-
-    api = cluster.api_client
-    headers = {"Accept": accept}
-    if content_type:
-        headers["Content-Type"] = content_type
-    params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
-    method, url, headers, body, _ = api.param_serialize(
-        method=method, resource_path=path, query_params=params, header_params=headers, body=body,
-        auth_settings=["BearerToken"],
-    )
-    response = api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
-    if not 200 <= response.status <= 299:
-        data = response.read()
-        raise ApiException(status=response.status, reason=response.reason,
-                           body=data.decode(errors="replace") if isinstance(data, bytes) else data)
-    if stream:
-        return response.response
-    data = response.read()
-    return json.loads(data) if data else {}
+from vllmctl.core.preflight import ClusterFacts, facts_from_objects
 
 
 def _get(cluster: Cluster, path: str, **query) -> dict:
-    return _request(cluster, "GET", path, query=query)
+    return request(cluster, "GET", path, query=query)
 
 
 def _items(cluster: Cluster, path: str, **query) -> list[dict]:
     return _get(cluster, path, **query).get("items") or []
 
 
-def _is_status(e: Exception, *codes: int) -> bool:
-    return getattr(e, "status", None) in codes
+def _is_status(e: ApiStatus, *codes: int) -> bool:
+    return e.status in codes
 
 
 # ---------------------------------------------------------------------- namespaces
@@ -67,7 +31,7 @@ def _ns(namespace: str) -> str:
 def read_namespace(cluster: Cluster, namespace: str) -> dict | None:
     try:
         return _get(cluster, _ns(namespace))
-    except Exception as e:  # noqa: BLE001 - API and transport errors alike
+    except ApiStatus as e:
         if _is_status(e, 404):
             return None
         raise api_error(e, cluster, f"read namespace {namespace!r}") from None
@@ -80,21 +44,19 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> bool:
     existing = read_namespace(cluster, namespace)
     try:
         if existing is None:
-            _request(cluster, "POST", "/api/v1/namespaces",
-                     body={"apiVersion": "v1", "kind": "Namespace",
-                           "metadata": {"name": namespace, "labels": PSA_LABELS}})
+            request(cluster, "POST", "/api/v1/namespaces",
+                    body={"apiVersion": "v1", "kind": "Namespace",
+                          "metadata": {"name": namespace, "labels": PSA_LABELS}})
             return True
         if (existing.get("status") or {}).get("phase") == "Terminating":
             raise OperationFailed(f"namespace {namespace!r} is being deleted; wait until it is gone, then retry.")
         labels = (existing.get("metadata") or {}).get("labels") or {}
         missing = {k: v for k, v in PSA_LABELS.items() if k not in labels}
         if missing:
-            _request(cluster, "PATCH", _ns(namespace), body={"metadata": {"labels": missing}},
-                     content_type="application/merge-patch+json")
+            request(cluster, "PATCH", _ns(namespace), body={"metadata": {"labels": missing}},
+                    content_type="application/merge-patch+json")
         return False
-    except OperationFailed:
-        raise
-    except Exception as e:  # noqa: BLE001
+    except ApiStatus as e:
         if _is_status(e, 409):
             return False
         raise api_error(e, cluster, f"create namespace {namespace!r}") from None
@@ -103,9 +65,9 @@ def ensure_namespace(cluster: Cluster, namespace: str) -> bool:
 def _delete(cluster: Cluster, path: str, what: str) -> bool:
     """False when it did not exist."""
     try:
-        _request(cluster, "DELETE", path)
+        request(cluster, "DELETE", path)
         return True
-    except Exception as e:  # noqa: BLE001
+    except ApiStatus as e:
         if _is_status(e, 404):
             return False
         raise api_error(e, cluster, f"delete {what}") from None
@@ -136,7 +98,7 @@ def leftovers(cluster: Cluster, namespace: str) -> list[str]:
             # bare pods (no owner): owned ones go with their Deployment/Job
             ("Pod", [p for p in _items(cluster, f"{core}/pods") if not p["metadata"].get("ownerReferences")]),
         ]
-    except Exception as e:  # noqa: BLE001
+    except ApiStatus as e:
         raise api_error(e, cluster, f"list what is left in namespace {namespace!r}") from None
     for kind, items in checks:
         for item in items:
@@ -149,14 +111,14 @@ def leftovers(cluster: Cluster, namespace: str) -> list[str]:
 def _list(cluster: Cluster, path: str, what: str, **query) -> list[dict]:
     try:
         return _items(cluster, path, **query)
-    except Exception as e:  # noqa: BLE001
+    except ApiStatus as e:
         raise api_error(e, cluster, f"list {what}") from None
 
 
 def node_labels(cluster: Cluster, *, timeout: float = REQUEST_TIMEOUT) -> list[dict[str, str]]:
     try:
-        nodes = _request(cluster, "GET", "/api/v1/nodes", timeout=timeout).get("items") or []
-    except Exception as e:  # noqa: BLE001
+        nodes = request(cluster, "GET", "/api/v1/nodes", timeout=timeout).get("items") or []
+    except ApiStatus as e:
         raise api_error(e, cluster, "list nodes") from None
     return [(n.get("metadata") or {}).get("labels") or {} for n in nodes]
 
@@ -176,7 +138,7 @@ def list_events(cluster: Cluster, namespace: str) -> list[dict]:
 def read_service(cluster: Cluster, namespace: str, name: str) -> dict | None:
     try:
         return _get(cluster, f"{_ns(namespace)}/services/{name}")
-    except Exception as e:  # noqa: BLE001
+    except ApiStatus as e:
         if _is_status(e, 404):
             return None
         raise api_error(e, cluster, f"read Service {name!r}") from None
@@ -209,8 +171,8 @@ def delete_and_wait(cluster: Cluster, namespace: str, kind: str, name: str, *, t
 
     path = f"{_KIND_PATHS[kind].format(ns=namespace)}/{name}"
     try:
-        _request(cluster, "DELETE", path, body={"propagationPolicy": "Background"})
-    except Exception as e:  # noqa: BLE001
+        request(cluster, "DELETE", path, body={"propagationPolicy": "Background"})
+    except ApiStatus as e:
         if _is_status(e, 404):
             return False
         raise api_error(e, cluster, f"delete {kind}/{name}") from None
@@ -218,7 +180,7 @@ def delete_and_wait(cluster: Cluster, namespace: str, kind: str, name: str, *, t
     while time.monotonic() < deadline:
         try:
             _get(cluster, path)
-        except Exception as e:  # noqa: BLE001
+        except ApiStatus as e:
             if _is_status(e, 404):
                 return True
             raise api_error(e, cluster, f"read {kind}/{name}") from None
@@ -231,8 +193,8 @@ def secret_names(cluster: Cluster, namespace: str) -> set[str]:
     """The names of the namespace's Secrets (their metadata only: no values are read)."""
     meta_only = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
     try:
-        items = _request(cluster, "GET", f"{_ns(namespace)}/secrets", accept=meta_only).get("items") or []
-    except Exception as e:  # noqa: BLE001
+        items = request(cluster, "GET", f"{_ns(namespace)}/secrets", accept=meta_only).get("items") or []
+    except ApiStatus as e:
         if _is_status(e, 404):
             return set()
         raise api_error(e, cluster, f"list Secrets in {namespace!r}") from None
@@ -251,7 +213,7 @@ def delete_pvc(cluster: Cluster, namespace: str, name: str) -> None:
 # ---------------------------------------------------------------------- preflight facts
 def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> ClusterFacts:
     """Nodes with their free GPUs (not counting this release's own pods, which an update replaces),
-    storage classes, runtime classes. The four reads run in parallel."""
+    storage classes, runtime classes (core.preflight.facts_from_objects). The four reads run in parallel."""
     from concurrent.futures import ThreadPoolExecutor
 
     reads = {
@@ -264,40 +226,10 @@ def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> Clu
         with ThreadPoolExecutor(len(reads)) as pool:
             futures = {k: pool.submit(_items, cluster, path, **q) for k, (path, q) in reads.items()}
             got = {k: f.result() for k, f in futures.items()}
-    except Exception as e:  # noqa: BLE001
+    except ApiStatus as e:
         raise api_error(e, cluster, "read nodes, storage classes and runtime classes") from None
-    used: dict[str, int] = {}
-    for pod in got["pods"]:
-        meta = pod["metadata"]
-        node = (pod.get("spec") or {}).get("nodeName")
-        if not node or meta.get("deletionTimestamp"):
-            continue
-        if meta.get("namespace") == release_namespace and (meta.get("labels") or {}).get(
-                "helm-release-name") == release:
-            continue
-        used[node] = used.get(node, 0) + pod_gpus(pod)
-    node_facts = []
-    for n in got["nodes"]:
-        allocatable = (n.get("status") or {}).get("allocatable") or {}
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in (n.get("status") or {}).get("conditions") or [])
-        try:
-            gpus = int(allocatable.get("nvidia.com/gpu", 0))
-        except ValueError:
-            gpus = 0
-        name = n["metadata"]["name"]
-        node_facts.append(NodeFacts(name, gpus, used.get(name, 0),
-                                    ready and not (n.get("spec") or {}).get("unschedulable")))
-    classes = got["classes"]
-    default = next((c["metadata"]["name"] for c in classes
-                    if any((c["metadata"].get("annotations") or {}).get(a) == "true"
-                           for a in DEFAULT_CLASS_ANNOTATIONS)), None)
-    return ClusterFacts(
-        nodes=node_facts,
-        storage_classes=[c["metadata"]["name"] for c in classes],
-        default_storage_class=default,
-        runtime_classes=[r["metadata"]["name"] for r in got["runtimes"]],
-    )
+    return facts_from_objects(got["nodes"], got["pods"], got["classes"], got["runtimes"],
+                              release=release, release_namespace=release_namespace)
 
 
 # ---------------------------------------------------------------------- logs
@@ -307,18 +239,58 @@ def stream_logs(cluster: Cluster, namespace: str, pod: str, container: str | Non
     query = {"container": container, "follow": "true" if follow else None,
              "tailLines": tail if tail is not None and tail >= 0 else None}
     try:
-        response = _request(cluster, "GET", f"{_ns(namespace)}/pods/{pod}/log", query=query, stream=True,
-                            timeout=None if follow else 60)
-    except Exception as e:  # noqa: BLE001
+        response = request(cluster, "GET", f"{_ns(namespace)}/pods/{pod}/log", query=query, stream=True,
+                           timeout=None if follow else 60)
+    except ApiStatus as e:
         raise api_error(e, cluster, f"read the logs of pod {pod!r}") from None
     pending = b""
     try:
-        for chunk in response.stream(4096, decode_content=True):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode(errors="replace")
+        with transport_errors(cluster):  # the connection can drop mid-stream
+            for chunk in response.stream(4096, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode(errors="replace")
         if pending:
             yield pending.decode(errors="replace")
     finally:
         response.release_conn()
+class Kube:
+    """The reads and writes above bound to one cluster: what workflows take (workflows.ports.KubeObjects)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def describe(self) -> str:
+        return self.cluster.describe()
+
+    def cluster_facts(self, release: str, release_namespace: str) -> ClusterFacts:
+        return cluster_facts(self.cluster, release, release_namespace)
+
+    def read_namespace(self, namespace: str) -> dict | None:
+        return read_namespace(self.cluster, namespace)
+
+    def ensure_namespace(self, namespace: str) -> bool:
+        return ensure_namespace(self.cluster, namespace)
+
+    def delete_namespace(self, namespace: str) -> bool:
+        return delete_namespace(self.cluster, namespace)
+
+    def list_deployments(self, namespace: str) -> list[dict]:
+        return list_deployments(self.cluster, namespace)
+
+    def list_pods(self, namespace: str, selector: str | None = None) -> list[dict]:
+        return list_pods(self.cluster, namespace, selector)
+
+    def list_events(self, namespace: str) -> list[dict]:
+        return list_events(self.cluster, namespace)
+
+    def list_services(self, namespace: str) -> list[dict]:
+        return list_services(self.cluster, namespace)
+
+    def list_pvcs(self, namespace: str) -> list[dict]:
+        return list_pvcs(self.cluster, namespace)
+
+    def stream_logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
+                    tail: int | None) -> Iterator[str]:
+        return stream_logs(self.cluster, namespace, pod, container, follow=follow, tail=tail)

@@ -7,7 +7,10 @@ VLLM_KUBE_CONTEXT picks a context; helm gets the same file and context (adapters
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,44 +67,92 @@ def connect(context: str = "", *, check: bool = True) -> Cluster:
     return cluster
 
 
-def server_version(cluster: Cluster) -> str:
-    from kubernetes import client
+class ApiStatus(Exception):
+    """The API server answered, with an error status (404, 409, 403, ...)."""
 
-    try:
-        info = client.VersionApi(cluster.api_client).get_code(_request_timeout=REQUEST_TIMEOUT)
-    except Exception as e:  # noqa: BLE001 - every transport failure means the same to the user
-        raise api_error(e, cluster, "reach the Kubernetes API server") from None
-    return info.git_version
+    def __init__(self, status: int, reason: str, body: str = "") -> None:
+        super().__init__(f"{status} {reason}")
+        self.status, self.reason, self.body = status, reason, body
 
 
-def api_error(e: Exception, cluster: Cluster, doing: str) -> VllmctlError:
-    """One clear line for a failed API call, naming the server and context."""
+def request(cluster: Cluster, method: str, path: str, *, query: dict | None = None, body=None,
+            content_type: str | None = None, timeout=REQUEST_TIMEOUT, stream: bool = False,
+            accept: str = "application/json"):
+    """The one way vllmctl calls the API: by path, through the client's configuration (auth, TLS,
+    proxy) but without the generated API classes (kubernetes 37 builds pydantic validators for
+    every method of e.g. CoreV1Api on import, about 0.4 s, more than a whole deploy's calls take).
+    Returns the decoded JSON, or the streaming urllib3 response with `stream`. An error status is
+    ApiStatus; a server that cannot be reached is Unreachable; anything else is a bug and propagates."""
+    api = cluster.api_client
+    headers = {"Accept": accept}
+    if content_type:
+        headers["Content-Type"] = content_type
+    params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
+    method, url, headers, body, _ = api.param_serialize(  # type: ignore[attr-defined]
+        method=method, resource_path=path, query_params=params, header_params=headers, body=body,
+        auth_settings=["BearerToken"],
+    )
+    with transport_errors(cluster):
+        response = api.call_api(method, url, header_params=headers, body=body,  # type: ignore[attr-defined]
+                                _request_timeout=timeout)
+        if not 200 <= response.status <= 299:
+            data = response.read()
+            raise ApiStatus(response.status, str(response.reason),
+                            data.decode(errors="replace") if isinstance(data, bytes) else str(data or ""))
+        if stream:
+            return response.response
+        data = response.read()
+    return json.loads(data) if data else {}
+
+
+@contextlib.contextmanager
+def transport_errors(cluster: Cluster) -> Iterator[None]:
+    """A connection that fails (refused, reset, timed out, TLS) becomes Unreachable, naming the server."""
+    import urllib3
     from kubernetes.client.exceptions import ApiException
 
-    if isinstance(e, ApiException):
-        if e.status in (401, 403):
-            return OperationFailed(
-                f"could not {doing}: the API server {cluster.describe()} denied it ({e.status} {e.reason}).",
-                hint="Check the credentials and RBAC of your kubeconfig user.",
-            )
-        return OperationFailed(f"could not {doing} on {cluster.describe()}: {e.status} {_api_message(e)}.")
-    reason = getattr(e, "reason", None) or e
+    try:
+        yield
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        raise _unreachable(cluster, getattr(e, "reason", None) or e) from None
+    except ApiException as e:
+        if e.status:  # the client's own status errors (retry-after) are answers, not transport
+            raise ApiStatus(e.status, str(e.reason), str(e.body or "")) from None
+        raise _unreachable(cluster, e.reason) from None  # status 0: the client's wrapping of a TLS failure
+
+
+def _unreachable(cluster: Cluster, reason) -> Unreachable:
     return Unreachable(
         f"cannot reach the Kubernetes API server {cluster.describe()}: {_short(reason)}.",
         hint="Check the cluster is up and the kubeconfig context is right (--context / VLLM_KUBE_CONTEXT).",
     )
 
 
-def _api_message(e) -> str:
-    import json
+def server_version(cluster: Cluster) -> str:
+    try:
+        return str(request(cluster, "GET", "/version").get("gitVersion", ""))
+    except ApiStatus as e:
+        raise api_error(e, cluster, "read the Kubernetes API server's version") from None
 
+
+def api_error(e: ApiStatus, cluster: Cluster, doing: str) -> VllmctlError:
+    """One clear line for an API call the server refused, naming the server and context."""
+    if e.status in (401, 403):
+        return OperationFailed(
+            f"could not {doing}: the API server {cluster.describe()} denied it ({e.status} {e.reason}).",
+            hint="Check the credentials and RBAC of your kubeconfig user.",
+        )
+    return OperationFailed(f"could not {doing} on {cluster.describe()}: {e.status} {_api_message(e)}.")
+
+
+def _api_message(e: ApiStatus) -> str:
     try:
         return json.loads(e.body).get("message", e.reason)
     except (TypeError, ValueError, AttributeError):
         return str(e.reason)
 
 
-def _short(reason) -> str:
+def _short(reason: object) -> str:
     text = str(reason)
     # urllib3 wraps the useful part ("Connection refused") in a long repr
     for marker in ("Connection refused", "Name or service not known", "timed out", "certificate verify failed"):

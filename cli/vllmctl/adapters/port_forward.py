@@ -5,7 +5,7 @@
 
 A Service is resolved as kubectl does it: a ready pod its selector matches, and the Service port's
 targetPort (a number or a container port name) on that pod. Each local connection opens its own
-port-forward stream (kubernetes.stream.portforward) to the pod, so concurrent requests work.
+port-forward stream to the pod, so concurrent requests work.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 
 from vllmctl.adapters import kube
-from vllmctl.adapters.kube_client import Cluster, api_error
+from vllmctl.adapters.kube_client import Cluster
 from vllmctl.errors import InvalidInput, OperationFailed
 
 
@@ -66,19 +66,22 @@ def resolve_target(cluster: Cluster, namespace: str, service_or_pod: str, remote
 
 
 def _open_stream(cluster: Cluster, namespace: str, pod: str, port: int):
-    from kubernetes import client
-    from kubernetes.stream import portforward
+    """A port-forward stream to the pod, by path like every other call (adapters.kube_client.request),
+    over the client's websocket transport."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream.ws_client import portforward_call
 
-    api = client.CoreV1Api(cluster.api_client)
+    api = cluster.api_client
+    _, url, headers, _, _ = api.param_serialize(  # type: ignore[attr-defined]
+        method="GET", resource_path=f"/api/v1/namespaces/{namespace}/pods/{pod}/portforward",
+        query_params=[("ports", str(port))], header_params={}, auth_settings=["BearerToken"])
     try:
-        return portforward(api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
-    except Exception as e:  # noqa: BLE001 - websocket upgrade failures come in several types
-        status = getattr(e, "status", None)
-        if status is not None:
-            raise api_error(e, cluster, f"port-forward to pod {pod!r}") from None
+        return portforward_call(api.configuration, "GET", url, headers=headers)  # type: ignore[attr-defined]
+    except ApiException as e:  # the client wraps every websocket failure (handshake status, socket) in it
+        reason = str(e.reason or "").strip()
         raise OperationFailed(
             f"could not port-forward to pod {pod!r} port {port} through {cluster.describe()}: "
-            f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}."
+            f"{reason.splitlines()[0][:200] if reason else 'the stream did not open'}."
         ) from None
 
 
@@ -120,7 +123,7 @@ def forward(cluster: Cluster, namespace: str, service_or_pod: str, remote_port: 
     def serve_one(conn: socket.socket) -> None:
         try:
             stream = _open_stream(cluster, namespace, pod, pod_port)
-        except Exception:  # noqa: BLE001 - one failed connection must not end the forward
+        except OperationFailed:  # one failed connection must not end the forward
             conn.close()
             return
         _pump(conn, stream.socket(pod_port), stop)

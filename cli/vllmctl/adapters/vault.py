@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vllmctl.errors import InvalidInput, OperationFailed, Unreachable, VllmctlError
+from vllmctl.errors import InvalidInput, OperationFailed, Unreachable, VaultPathAbsent, VllmctlError
+
+__all__ = ["Vault", "VaultPathAbsent", "token_from_environment"]
 
 REQUEST_TIMEOUT = 10  # seconds per Vault call
-
-
-class VaultPathAbsent(InvalidInput):
-    """The path (or the field in it) holds nothing."""
 
 
 def token_from_environment() -> str | None:

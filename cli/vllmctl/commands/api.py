@@ -188,7 +188,6 @@ def raise_if_smoke_failed(results) -> None:
 def _progress_bar(done: int, total: int, failed: int, width: int = 30) -> str:
     filled = width * done // max(total, 1)
     bad = f", {failed} failed" if failed else ""
-    # no square brackets: console.live renders strings as rich markup
     return f"bench {'█' * filled}{'░' * (width - filled)} {done}/{total} requests{bad}"
 
 

@@ -51,7 +51,9 @@ class Root(TyperGroup):
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
             if _debug:
                 raise
-            console.error(f"unexpected {type(e).__name__}: {e} (rerun with --debug for a traceback)")
+            # Not a failure the code foresaw (those are VllmctlError): a bug, never "unreachable".
+            console.error(f"internal error: {type(e).__name__}: {e}; this is a bug in vllmctl: "
+                          "run with --debug for the traceback and report it.")
             ctx.exit(errors.FAILED)
 
 

@@ -72,25 +72,23 @@ def logs(
     context: ContextOpt = None, yes: YesOpt = False,
 ) -> None:
     """Show a model's engine logs."""
-    from vllmctl.adapters.kube_client import connect
     from vllmctl.workflows import ops
 
     settings = settings_from(namespace=namespace, release=release, kube_context=context)
-    cluster = connect(settings.kube_context)
+    kube = ops.connect(settings)
     if model is None:
-        model = choose("Which model's logs", ops.deployed_models(cluster, settings), flag="the MODEL argument",
+        model = choose("Which model's logs", ops.deployed_models(kube, settings), flag="the MODEL argument",
                        yes=yes)
-    _print_lines(ops.logs(cluster, settings, model, follow=follow, tail=tail))
+    _print_lines(ops.logs(kube, settings, model, follow=follow, tail=tail))
 
 
 def router_logs(follow: FollowOpt = False, tail: TailOpt = None, namespace: NamespaceOpt = None,
                 release: ReleaseOpt = None, context: ContextOpt = None) -> None:
     """Show the router's logs."""
-    from vllmctl.adapters.kube_client import connect
     from vllmctl.workflows import ops
 
     settings = settings_from(namespace=namespace, release=release, kube_context=context)
-    _print_lines(ops.logs(connect(settings.kube_context), settings, "router", follow=follow, tail=tail))
+    _print_lines(ops.logs(ops.connect(settings), settings, "router", follow=follow, tail=tail))
 
 
 def port_forward(
@@ -100,16 +98,12 @@ def port_forward(
     """Forward a local port to the router Service (<release>-router-service:80) until Ctrl-C."""
     import time
 
-    from vllmctl.adapters.kube_client import connect
-    from vllmctl.adapters.port_forward import forward
-    from vllmctl.workflows.ops import ROUTER_SERVICE_PORT
+    from vllmctl.workflows.endpoint import ROUTER_PORT, forward_router, router_service
 
     settings = settings_from(namespace=namespace, release=release, kube_context=context)
-    cluster = connect(settings.kube_context)
-    service = f"service/{settings.release}-router-service"
-    with forward(cluster, settings.namespace, service, ROUTER_SERVICE_PORT, port) as url:
-        console.success(f"forwarding {url} -> {service}:{ROUTER_SERVICE_PORT} in {settings.namespace}; "
-                        "Ctrl-C to stop.")
+    with forward_router(settings, port) as url:
+        console.success(f"forwarding {url} -> service/{router_service(settings)}:{ROUTER_PORT} in "
+                        f"{settings.namespace}; Ctrl-C to stop.")
         console.info(f"try: curl {url}/v1/models")
         try:
             while True:
@@ -132,12 +126,13 @@ def delete_namespace(namespace: NamespaceOpt = None, context: ContextOpt = None,
     from vllmctl.workflows import ops
 
     settings = settings_from(namespace=namespace, kube_context=context)
-    cluster, claims = ops.namespace_claims(settings)
+    kube = ops.connect(settings)
+    claims = ops.namespace_claims(kube, settings)
     if claims and not confirm(f"Namespace {settings.namespace} holds model caches ({', '.join(claims)}); "
                               "delete it with them?", yes=yes):
         console.info("nothing deleted.")
         return
-    if ops.delete_namespace(cluster, settings):
+    if ops.delete_namespace(kube, settings):
         console.success(f"namespace {settings.namespace} is being deleted.")
     else:
         console.info(f"namespace {settings.namespace} does not exist.")

@@ -9,10 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vllmctl.core.models import ModelEntry
+from vllmctl.core.rollout import pod_gpus
 
 ERROR = "error"
 WARNING = "warning"
 GPU = "nvidia.com/gpu"
+DEFAULT_CLASS_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,48 @@ class ClusterFacts:
     runtime_classes: list[str] = field(default_factory=list)
     # models of the deployed release -> (GPUs per pod, replicas): their pods are replaced by an update
     deployed: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def gpus_in_use(pods: list[dict], *, release: str, release_namespace: str) -> dict[str, int]:
+    """GPUs that pods on each node already hold: every pod bound to a node and not being deleted,
+    except this release's own (an update replaces them; the surge rule counts the overlap)."""
+    used: dict[str, int] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node or meta.get("deletionTimestamp"):
+            continue
+        if meta.get("namespace") == release_namespace and (meta.get("labels") or {}).get(
+                "helm-release-name") == release:
+            continue
+        used[node] = used.get(node, 0) + pod_gpus(pod)
+    return used
+
+
+def facts_from_objects(nodes: list[dict], pods: list[dict], storage_classes: list[dict],
+                       runtime_classes: list[dict], *, release: str, release_namespace: str) -> ClusterFacts:
+    """ClusterFacts from the API's own JSON: nodes, the pods not yet finished, StorageClasses, RuntimeClasses."""
+    used = gpus_in_use(pods, release=release, release_namespace=release_namespace)
+    node_facts = []
+    for n in nodes:
+        status = n.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        try:
+            gpus = int((status.get("allocatable") or {}).get(GPU, 0))
+        except ValueError:
+            gpus = 0
+        name = n["metadata"]["name"]
+        node_facts.append(NodeFacts(name, gpus, used.get(name, 0),
+                                    ready and not (n.get("spec") or {}).get("unschedulable")))
+    default = next((c["metadata"]["name"] for c in storage_classes
+                    if any((c["metadata"].get("annotations") or {}).get(a) == "true"
+                           for a in DEFAULT_CLASS_ANNOTATIONS)), None)
+    return ClusterFacts(
+        nodes=node_facts,
+        storage_classes=[c["metadata"]["name"] for c in storage_classes],
+        default_storage_class=default,
+        runtime_classes=[r["metadata"]["name"] for r in runtime_classes],
+    )
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ def _from_secret(settings: Settings, cluster) -> str | None:
             from vllmctl.adapters.kube_client import connect
 
             cluster = connect(settings.kube_context, check=False)
-        from vllmctl.adapters.kube_secrets import read_secret_value
+        from vllmctl.adapters.kube_secrets import KubeSecrets
 
-        value = read_secret_value(cluster, settings.namespace, API_KEY.secret_name, API_KEY.secret_key)
+        value = KubeSecrets(cluster).read_secret_value(settings.namespace, API_KEY.secret_name, API_KEY.secret_key)
     except Exception:  # noqa: BLE001 - any failure (no kubeconfig, RBAC, unreachable) means "not from here"
         return None
     return (value or "").strip() or None

@@ -15,6 +15,7 @@ from pathlib import Path
 from vllmctl.adapters import chart_source, kube
 from vllmctl.adapters.chart_source import ChartRef
 from vllmctl.adapters.helm import Helm, ReleaseInfo
+from vllmctl.adapters.kube_client import Cluster
 from vllmctl.core import chart_move
 from vllmctl.core import plan as plan_core
 from vllmctl.core import preflight as preflight_core
@@ -22,6 +23,7 @@ from vllmctl.core.duration import seconds
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed, VllmctlError
 from vllmctl.workflows import models as models_wf
+from vllmctl.workflows.ports import SecretObjects
 from vllmctl.workflows.rollout import Target, watch
 
 
@@ -75,8 +77,9 @@ class DeployResult:
 class Context:
     settings: Settings
     chart: ChartRef
-    cluster: object
+    cluster: Cluster
     helm: Helm
+    secrets: SecretObjects  # the cluster's Secrets and ExternalSecrets (workflows.ports)
 
 
 def _step(opts: DeployOptions, text: str) -> None:
@@ -86,11 +89,12 @@ def _step(opts: DeployOptions, text: str) -> None:
 
 def connect(settings: Settings, chart: ChartRef | None = None) -> Context:
     from vllmctl.adapters.kube_client import connect as kube_connect
+    from vllmctl.adapters.kube_secrets import KubeSecrets
 
     chart = chart or chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
     cluster = kube_connect(settings.kube_context)
-    return Context(settings, chart, cluster, Helm(cluster))
+    return Context(settings, chart, cluster, Helm(cluster), KubeSecrets(cluster))
 
 
 def endpoint_of(settings: Settings) -> str:
@@ -349,7 +353,7 @@ def _prepare_cluster(run: _Run) -> dict:
         run.created_namespace = True
         result.notes.append(f"created namespace {s.namespace} (Pod Security baseline)")
     run.step("secrets")
-    secrets = prepare_secrets(s, run.ctx.cluster, run.loaded.models, api_key=s.api_key_enabled, yes=run.opts.yes,
+    secrets = prepare_secrets(s, run.ctx.secrets, run.loaded.models, api_key=s.api_key_enabled, yes=run.opts.yes,
                               prompt=run.opts.prompt)
     result.notes += secrets.notes
     result.warnings += secrets.warnings
@@ -442,14 +446,13 @@ def _offline_hf_models(models, deployed_values: dict | None) -> frozenset[str]:
 
 def _secrets_present(ctx: Context) -> frozenset[str]:
     """Which of vllmctl's Secrets and ExternalSecrets already exist in the (existing) namespace."""
-    from vllmctl.adapters import kube_secrets
     from vllmctl.core.secret_layout import LAYOUTS
 
     s = ctx.settings
     present = {f"Secret/{n}" for n in kube.secret_names(ctx.cluster, s.namespace)}
-    if kube_secrets.external_secret_api_served(ctx.cluster):
+    if ctx.secrets.external_secret_api_served():
         present |= {f"ExternalSecret/{layout.external_secret}" for layout in LAYOUTS
-                    if kube_secrets.read_external_secret(ctx.cluster, s.namespace, layout.external_secret)}
+                    if ctx.secrets.read_external_secret(s.namespace, layout.external_secret)}
     return frozenset(present)
 
 
@@ -481,17 +484,16 @@ def _undo(run: _Run) -> str:
 
 
 def _delete_new_secrets(run: _Run) -> list[str]:
-    from vllmctl.adapters import kube_secrets
     from vllmctl.core.secret_layout import LAYOUTS
 
-    cluster, ns, deleted = run.ctx.cluster, run.s.namespace, []
+    secrets, ns, deleted = run.ctx.secrets, run.s.namespace, []
     for layout in LAYOUTS:
         if f"ExternalSecret/{layout.external_secret}" not in run.secrets_before and \
-                kube_secrets.external_secret_api_served(cluster) and \
-                kube_secrets.delete_external_secret(cluster, ns, layout.external_secret):
+                secrets.external_secret_api_served() and \
+                secrets.delete_external_secret(ns, layout.external_secret):
             deleted.append(f"ExternalSecret/{layout.external_secret}")
         if f"Secret/{layout.secret_name}" not in run.secrets_before and \
-                kube_secrets.delete_secret(cluster, ns, layout.secret_name):
+                secrets.delete_secret(ns, layout.secret_name):
             deleted.append(f"Secret/{layout.secret_name}")
     return [f"deleted {', '.join(deleted)} (created by this run)"] if deleted else []
 
@@ -563,7 +565,6 @@ def release_claims(cluster, settings: Settings) -> list[dict]:
 
 def uninstall(settings: Settings, *, delete_data: bool,
               confirm_delete: Callable[[list[str]], bool] | None = None) -> UninstallResult:
-    from vllmctl.adapters import kube_secrets
     from vllmctl.core.secret_layout import LAYOUTS
 
     ctx = connect(settings)
@@ -583,9 +584,9 @@ def uninstall(settings: Settings, *, delete_data: bool,
     if kube.read_namespace(cluster, s.namespace) is None:
         return out
     for layout in LAYOUTS:
-        if kube_secrets.delete_external_secret(cluster, s.namespace, layout.external_secret):
+        if ctx.secrets.delete_external_secret(s.namespace, layout.external_secret):
             out.secrets_removed.append(f"ExternalSecret/{layout.external_secret}")
-        if kube_secrets.delete_secret(cluster, s.namespace, layout.secret_name):
+        if ctx.secrets.delete_secret(s.namespace, layout.secret_name):
             out.secrets_removed.append(f"Secret/{layout.secret_name}")
     if delete_data:
         for name in names:

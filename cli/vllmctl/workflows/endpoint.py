@@ -21,7 +21,18 @@ def router_service(settings: Settings) -> str:
 
 
 @contextmanager
-def open_endpoint(settings: Settings, cluster=None) -> Iterator[str]:
+def forward_router(settings: Settings, local_port: int = 0) -> Iterator[str]:
+    """http://127.0.0.1:PORT reaching the router Service while the block runs (`port-forward`)."""
+    from vllmctl.adapters.kube_client import connect
+    from vllmctl.adapters.port_forward import forward
+
+    service = f"service/{router_service(settings)}"
+    with forward(connect(settings.kube_context), settings.namespace, service, ROUTER_PORT, local_port) as url:
+        yield url
+
+
+@contextmanager
+def open_endpoint(settings: Settings) -> Iterator[str]:
     """Yields the base URL (no trailing /v1) for the duration of the block."""
     from vllmctl.adapters.openai_http import normalize_base_url
 
@@ -33,9 +44,5 @@ def open_endpoint(settings: Settings, cluster=None) -> Iterator[str]:
             "the router is disabled (VLLM_ROUTER_ENABLED=false), so there is nothing to port-forward to: "
             "pass --url / VLLM_URL with an engine's or ingress's address."
         )
-    from vllmctl.adapters.kube_client import connect
-    from vllmctl.adapters.port_forward import forward
-
-    cluster = cluster or connect(settings.kube_context)
-    with forward(cluster, settings.namespace, f"service/{router_service(settings)}", ROUTER_PORT) as url:
+    with forward_router(settings) as url:
         yield normalize_base_url(url)

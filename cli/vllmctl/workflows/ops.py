@@ -6,21 +6,22 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from vllmctl.adapters import kube
 from vllmctl.core.rollout import pod_state, selects
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput, OperationFailed
 from vllmctl.workflows.deploy import endpoint_of, router_deployment
+from vllmctl.workflows.ports import KubeObjects
 
 HELM_REPO_NAME = "vllm"  # the seed's repository entry name
 ENGINE_CONTAINER = "vllm"
-ROUTER_SERVICE_PORT = 80
 
 
-def _cluster(settings: Settings):
-    from vllmctl.adapters.kube_client import connect
+def connect(settings: Settings) -> KubeObjects:
+    """The real cluster of the settings' context (checked reachable)."""
+    from vllmctl.adapters.kube import Kube
+    from vllmctl.adapters.kube_client import connect as kube_connect
 
-    return connect(settings.kube_context)
+    return Kube(kube_connect(settings.kube_context))
 
 
 def _age(created: str, now: dt.datetime | None = None) -> str:
@@ -40,10 +41,10 @@ class Workload:
     deployment: dict
 
 
-def workloads(cluster, settings: Settings) -> list[Workload]:
+def workloads(kube: KubeObjects, settings: Settings) -> list[Workload]:
     """The release's engine Deployments (by their `model` label) and its router."""
     out = []
-    for d in kube.list_deployments(cluster, settings.namespace):
+    for d in kube.list_deployments(settings.namespace):
         labels = d["metadata"].get("labels") or {}
         if labels.get("helm-release-name") != settings.release and d["metadata"]["name"] != router_deployment(
                 settings.release):
@@ -55,17 +56,17 @@ def workloads(cluster, settings: Settings) -> list[Workload]:
     return sorted(out, key=lambda w: (w.model == "router", w.model))
 
 
-def deployed_models(cluster, settings: Settings) -> list[str]:
-    return [w.model for w in workloads(cluster, settings) if w.model != "router"]
+def deployed_models(kube: KubeObjects, settings: Settings) -> list[str]:
+    return [w.model for w in workloads(kube, settings) if w.model != "router"]
 
 
-def status(settings: Settings) -> list[dict]:
-    cluster = _cluster(settings)
-    loads = workloads(cluster, settings)
+def status(settings: Settings, kube: KubeObjects | None = None) -> list[dict]:
+    kube = kube or connect(settings)
+    loads = workloads(kube, settings)
     if not loads:
         raise OperationFailed(f"nothing of release {settings.release!r} runs in namespace {settings.namespace!r} "
-                              f"on {cluster.describe()}.", hint="Install it with `vllmctl install`.")
-    pods = kube.list_pods(cluster, settings.namespace)
+                              f"on {kube.describe()}.", hint="Install it with `vllmctl install`.")
+    pods = kube.list_pods(settings.namespace)
     rows = []
     for w in loads:
         selector = (w.deployment.get("spec") or {}).get("selector") or {}
@@ -83,9 +84,9 @@ def status(settings: Settings) -> list[dict]:
     return rows
 
 
-def endpoints(settings: Settings) -> dict:
-    cluster = _cluster(settings)
-    services = kube.list_services(cluster, settings.namespace)
+def endpoints(settings: Settings, kube: KubeObjects | None = None) -> dict:
+    kube = kube or connect(settings)
+    services = kube.list_services(settings.namespace)
     router_name = f"{settings.release}-router-service"
     router = next((s for s in services if s["metadata"]["name"] == router_name), None)
     engines = []
@@ -98,7 +99,7 @@ def endpoints(settings: Settings) -> dict:
                 "url": f"http://{s['metadata']['name']}.{settings.namespace}.svc.cluster.local:{port}/v1",
             })
     result = {"router": None, "engines": sorted(engines, key=lambda e: e["model"]),
-              "models": deployed_models(cluster, settings)}
+              "models": deployed_models(kube, settings)}
     if router is not None:
         spec = router.get("spec") or {}
         port = (spec.get("ports") or [{}])[0]
@@ -119,13 +120,13 @@ def endpoints(settings: Settings) -> dict:
     return result
 
 
-def model_pods(cluster, settings: Settings, model: str) -> list[str]:
-    loads = {w.model: w for w in workloads(cluster, settings)}
+def model_pods(kube: KubeObjects, settings: Settings, model: str) -> list[str]:
+    loads = {w.model: w for w in workloads(kube, settings)}
     if model not in loads:
         names = ", ".join(m for m in loads if m != "router") or "none"
         raise InvalidInput(f"no model {model!r} deployed in namespace {settings.namespace!r} (deployed: {names}).")
     selector = (loads[model].deployment.get("spec") or {}).get("selector") or {}
-    pods = [p for p in kube.list_pods(cluster, settings.namespace)
+    pods = [p for p in kube.list_pods(settings.namespace)
             if selects(selector, p["metadata"].get("labels") or {}) and (p.get("spec") or {}).get("nodeName")]
     if not pods:
         raise OperationFailed(f"model {model!r} has no pod on a node yet: no logs to show.",
@@ -133,23 +134,24 @@ def model_pods(cluster, settings: Settings, model: str) -> list[str]:
     return sorted(p["metadata"]["name"] for p in pods)
 
 
-def logs(cluster, settings: Settings, model: str, *, follow: bool, tail: int | None) -> Iterator[str]:
+def logs(kube: KubeObjects, settings: Settings, model: str, *, follow: bool, tail: int | None) -> Iterator[str]:
     """Log lines of the model's pods (each prefixed with the pod name when there are several).
     With --follow and several pods, the streams are interleaved as lines arrive."""
-    pods = model_pods(cluster, settings, model)
+    pods = model_pods(kube, settings, model)
     container = None if model == "router" else ENGINE_CONTAINER
     if len(pods) == 1:
-        yield from kube.stream_logs(cluster, settings.namespace, pods[0], container, follow=follow, tail=tail)
+        yield from kube.stream_logs(settings.namespace, pods[0], container, follow=follow, tail=tail)
         return
     if not follow:
         for pod in pods:
-            for line in kube.stream_logs(cluster, settings.namespace, pod, container, follow=False, tail=tail):
+            for line in kube.stream_logs(settings.namespace, pod, container, follow=False, tail=tail):
                 yield f"[{pod}] {line}"
         return
-    yield from _interleave(cluster, settings, pods, container, tail)
+    yield from _interleave(kube, settings, pods, container, tail)
 
 
-def _interleave(cluster, settings: Settings, pods: list[str], container, tail) -> Iterator[str]:
+def _interleave(kube: KubeObjects, settings: Settings, pods: list[str], container: str | None,
+                tail: int | None) -> Iterator[str]:
     import queue
     import threading
 
@@ -158,7 +160,7 @@ def _interleave(cluster, settings: Settings, pods: list[str], container, tail) -
 
     def pump(pod: str) -> None:
         try:
-            for line in kube.stream_logs(cluster, settings.namespace, pod, container, follow=True, tail=tail):
+            for line in kube.stream_logs(settings.namespace, pod, container, follow=True, tail=tail):
                 lines.put(f"[{pod}] {line}")
         except Exception as e:  # noqa: BLE001 - one pod's stream ending must not end the others
             lines.put(f"[{pod}] (log stream ended: {e})")
@@ -177,19 +179,18 @@ def _interleave(cluster, settings: Settings, pods: list[str], container, tail) -
 
 
 # ---------------------------------------------------------------------- namespaces
-def create_namespace(settings: Settings) -> bool:
-    return kube.ensure_namespace(_cluster(settings), settings.namespace)
+def create_namespace(settings: Settings, kube: KubeObjects | None = None) -> bool:
+    return (kube or connect(settings)).ensure_namespace(settings.namespace)
 
 
-def namespace_claims(settings: Settings) -> tuple[object, list[str]]:
-    cluster = _cluster(settings)
-    if kube.read_namespace(cluster, settings.namespace) is None:
-        return cluster, []
-    return cluster, [p["metadata"]["name"] for p in kube.list_pvcs(cluster, settings.namespace)]
+def namespace_claims(kube: KubeObjects, settings: Settings) -> list[str]:
+    if kube.read_namespace(settings.namespace) is None:
+        return []
+    return [p["metadata"]["name"] for p in kube.list_pvcs(settings.namespace)]
 
 
-def delete_namespace(cluster, settings: Settings) -> bool:
-    return kube.delete_namespace(cluster, settings.namespace)
+def delete_namespace(kube: KubeObjects, settings: Settings) -> bool:
+    return kube.delete_namespace(settings.namespace)
 
 
 # ---------------------------------------------------------------------- prerequisites

@@ -12,15 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from vllmctl.adapters import kube_secrets as ks
-from vllmctl.adapters.kube_client import Cluster
-from vllmctl.adapters.vault import Vault, VaultPathAbsent
 from vllmctl.core.duration import seconds
 from vllmctl.core.external_secret import external_secret_manifest
 from vllmctl.core.hf_policy import SEED_GATED_PREFIXES, needs_hf_token
 from vllmctl.core.secret_layout import API_KEY, HF_TOKEN, SecretLayout
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput, MissingAnswer, Unreachable, VllmctlError
+from vllmctl.errors import (
+    HubAuthError,
+    HubNotFound,
+    HubUnreachable,
+    InvalidInput,
+    MissingAnswer,
+    Unreachable,
+    VaultPathAbsent,
+    VllmctlError,
+)
+from vllmctl.workflows.ports import Hub, SecretObjects, SecretVault
 from vllmctl.workflows.secret_values import Prompt, ask_value, generate_api_key, vault_token
 
 
@@ -50,35 +57,38 @@ class _Resolved:
 
 
 class SecretContext:
-    """Settings plus lazily opened connections: the cluster, Vault, and the ESO verdict."""
+    """Settings plus lazily opened connections: the cluster's secret objects, Vault, and the ESO verdict.
+    The real ones are built on first use; tests hand in others (workflows.ports)."""
 
-    def __init__(self, settings: Settings, *, cluster: Cluster | None = None, prompt: Prompt | None = None):
+    def __init__(self, settings: Settings, *, objects: SecretObjects | None = None,
+                 vault: SecretVault | None = None, prompt: Prompt | None = None):
         self.settings = settings
         self.prompt = prompt
-        self._cluster = cluster
-        self._vault: Vault | None = None
+        self._objects = objects
+        self._vault = vault
 
     @property
-    def cluster(self) -> Cluster:
-        if self._cluster is None:
+    def objects(self) -> SecretObjects:
+        if self._objects is None:
             from vllmctl.adapters.kube_client import connect
+            from vllmctl.adapters.kube_secrets import KubeSecrets
 
-            self._cluster = connect(self.settings.kube_context)
-        return self._cluster
+            self._objects = KubeSecrets(connect(self.settings.kube_context))
+        return self._objects
 
     @cached_property
     def eso(self) -> bool:
-        return ks.eso_detected(self.cluster, self.settings.secret_store)
+        return self.objects.eso_detected(self.settings.secret_store)
 
     @cached_property
     def namespace_exists(self) -> bool:
-        return ks.namespace_exists(self.cluster, self.settings.namespace)
+        return self.objects.namespace_exists(self.settings.namespace)
 
     @property
     def vault_configured(self) -> bool:
-        return bool(self.settings.vault_addr)
+        return self._vault is not None or bool(self.settings.vault_addr)
 
-    def vault(self) -> Vault:
+    def vault(self) -> SecretVault:
         if self._vault is None:
             if not self.vault_configured:
                 raise InvalidInput(
@@ -86,6 +96,8 @@ class SecretContext:
                     hint="Set VAULT_ADDR (and VAULT_TOKEN) to the Vault the ClusterSecretStore "
                     f"{self.settings.secret_store!r} uses.",
                 )
+            from vllmctl.adapters.vault import Vault
+
             self._vault = Vault(self.settings.vault_addr, vault_token(self.prompt), self.settings.vault_mount)
         return self._vault
 
@@ -103,8 +115,8 @@ class SecretContext:
 def _sync_external_secret(ctx: SecretContext, layout: SecretLayout, version: int | None, out: Outcome) -> None:
     ns = ctx.settings.namespace
     manifest = external_secret_manifest(ctx.settings, layout, vault_version=version)
-    what, _ = ks.apply_external_secret(ctx.cluster, manifest)
-    ks.wait_external_secret(ctx.cluster, ns, layout.external_secret, ctx.timeout)
+    what, _ = ctx.objects.apply_external_secret(manifest)
+    ctx.objects.wait_external_secret(ns, layout.external_secret, ctx.timeout)
     out.done.append(f"ExternalSecret {ns}/{layout.external_secret} {what}; "
                     f"{ctx.secret_where(layout)} is synced from Vault")
 
@@ -134,8 +146,8 @@ def _resolve(ctx: SecretContext, layout: SecretLayout, explicit: str | None, *, 
         if found is not None:
             return _Resolved(found[0], "vault", found[1])
     else:
-        current = ks.read_secret_value(ctx.cluster, ctx.settings.namespace, layout.secret_name,
-                                       layout.secret_key) if ctx.namespace_exists else None
+        current = ctx.objects.read_secret_value(ctx.settings.namespace, layout.secret_name,
+                                                layout.secret_key) if ctx.namespace_exists else None
         if current:
             return _Resolved(current, "secret")
         if ctx.vault_configured:
@@ -178,7 +190,7 @@ def _put(ctx: SecretContext, layout: SecretLayout, resolved: _Resolved, out: Out
     if resolved.origin in ("given", "generated"):
         _vault_copy(ctx, layout, resolved.value, out)
     if ctx.namespace_exists:
-        what = ks.apply_secret(ctx.cluster, ns, layout.secret_name, layout.secret_key, resolved.value)
+        what = ctx.objects.apply_secret(ns, layout.secret_name, layout.secret_key, resolved.value)
         out.done.append(f"{ctx.secret_where(layout)} {what}")
     else:
         out.done.append(f"namespace {ns!r} does not exist yet: install (or create-{layout.kind}-secret) "
@@ -220,7 +232,7 @@ def get_secret(ctx: SecretContext, layout: SecretLayout) -> str:
         except VaultPathAbsent as e:
             absent = e
     try:
-        value = ks.read_secret_value(ctx.cluster, ctx.settings.namespace, layout.secret_name, layout.secret_key)
+        value = ctx.objects.read_secret_value(ctx.settings.namespace, layout.secret_name, layout.secret_key)
     except VllmctlError:
         if absent is not None:  # Vault answered: its "nothing there" is the clearer message
             raise _absent_error(absent, layout) from None
@@ -242,24 +254,24 @@ def _absent_error(e: VaultPathAbsent, layout: SecretLayout, also: str = "") -> V
 def delete_secret(ctx: SecretContext, layout: SecretLayout) -> Outcome:
     """delete-*: from the cluster (ExternalSecret and Secret) and from Vault. Both are checked first."""
     out = Outcome()
-    cluster = ctx.cluster  # unreachable: nothing deleted
+    objects = ctx.objects  # unreachable: nothing deleted
     vault = None
     if ctx.vault_configured:
         vault = ctx.vault()
         vault.check_mount(layout.vault_path)
-    out.done += _delete_cluster_objects(ctx, layout, cluster)
+    out.done += _delete_cluster_objects(ctx, layout, objects)
     if vault is not None:
         existed = vault.delete(layout.vault_path)
         out.done.append(f"{'deleted' if existed else 'nothing stored at'} {vault.where(layout.vault_path)}")
     return out
 
 
-def _delete_cluster_objects(ctx: SecretContext, layout: SecretLayout, cluster: Cluster) -> list[str]:
+def _delete_cluster_objects(ctx: SecretContext, layout: SecretLayout, objects: SecretObjects) -> list[str]:
     ns = ctx.settings.namespace
     done = []
-    if ks.external_secret_api_served(cluster) and ks.delete_external_secret(cluster, ns, layout.external_secret):
+    if objects.external_secret_api_served() and objects.delete_external_secret(ns, layout.external_secret):
         done.append(f"deleted ExternalSecret {ns}/{layout.external_secret}")
-    if ks.delete_secret(cluster, ns, layout.secret_name):
+    if objects.delete_secret(ns, layout.secret_name):
         done.append(f"deleted {ctx.secret_where(layout)}")
     return done or [f"no {ctx.secret_where(layout)} or ExternalSecret {layout.external_secret} in the cluster"]
 
@@ -287,16 +299,14 @@ def create_cluster_secret(ctx: SecretContext, layout: SecretLayout, explicit: st
 
 def delete_cluster_secret(ctx: SecretContext, layout: SecretLayout) -> Outcome:
     """delete-*-secret: the ExternalSecret and the Secret; Vault is left alone."""
-    return Outcome(done=_delete_cluster_objects(ctx, layout, ctx.cluster))
+    return Outcome(done=_delete_cluster_objects(ctx, layout, ctx.objects))
 
 
 # -- install: which models need the token, and make sure both secrets exist
 
 
-def gated_models(models, hub, out: SecretsOutcome) -> tuple[frozenset[str], set[str]]:
+def gated_models(models, hub: Hub, out: SecretsOutcome) -> tuple[frozenset[str], set[str]]:
     """(names of models that need the token, repos the Hub says are gated or private)."""
-    from vllmctl.adapters.hf import HubNotFound, HubUnreachable
-
     needed, gated_repos = set(), set()
     hub_down = None
     for model in models:
@@ -324,11 +334,9 @@ def gated_models(models, hub, out: SecretsOutcome) -> tuple[frozenset[str], set[
     return frozenset(needed), gated_repos
 
 
-def verify_hf_token(hub, token: str, repos: set[str], warnings: list[str]) -> str | None:
+def verify_hf_token(hub: Hub, token: str, repos: set[str], warnings: list[str]) -> str | None:
     """whoami, then access to each gated repo; HubAuthError when the token cannot serve them.
     None (and a warning) when the Hub cannot be reached."""
-    from vllmctl.adapters.hf import HubAuthError, HubUnreachable
-
     try:
         user = hub.whoami(token).get("name") or "?"
         for repo in sorted(repos):
@@ -343,18 +351,21 @@ def verify_hf_token(hub, token: str, repos: set[str], warnings: list[str]) -> st
     return user
 
 
-def prepare_secrets(settings: Settings, cluster: Cluster | None, models, *, api_key: bool, yes: bool,
-                    hub=None, prompt: Prompt | None = None) -> SecretsOutcome:
+def prepare_secrets(settings: Settings, objects: SecretObjects | None, models, *, api_key: bool, yes: bool,
+                    hub: Hub | None = None, vault: SecretVault | None = None,
+                    prompt: Prompt | None = None) -> SecretsOutcome:
     """Make sure the hf-token Secret/ExternalSecret exists when any model needs it, and the API key
     when `api_key`. Values: VLLM_HF_TOKEN / VLLM_API_KEY, else what is stored, else a hidden prompt
     (only with `prompt` and not `yes`), else a generated API key; a missing token is MissingAnswer."""
-    from vllmctl.adapters.hf import HubClient
     from vllmctl.workflows.secret_values import from_environment
 
-    ctx = SecretContext(settings, cluster=cluster, prompt=None if yes else prompt)
+    ctx = SecretContext(settings, objects=objects, vault=vault, prompt=None if yes else prompt)
     result = SecretsOutcome(hf_token_models=frozenset(), api_key=api_key)
     own_hub = hub is None
-    hub = hub or HubClient()
+    if hub is None:
+        from vllmctl.adapters.hf import HubClient
+
+        hub = HubClient()
     try:
         needed, gated_repos = gated_models(models, hub, result)
         result.hf_token_models = needed
