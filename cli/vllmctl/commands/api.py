@@ -20,7 +20,7 @@ from vllmctl.commands.options import (
     YesOpt,
     settings_from,
 )
-from vllmctl.errors import InvalidInput, MissingAnswer, OperationFailed
+from vllmctl.errors import MissingAnswer, OperationFailed
 
 COMPLETION_PROMPT = "San Francisco is a"
 CHAT_PROMPT = "Say hello in one short sentence."
@@ -144,45 +144,16 @@ def smoke(
     output: OutputOpt = Output.text,
 ) -> None:
     """Check that every configured model is served and answers a completion and a chat request."""
+    from vllmctl.commands.smoke_report import print_smoke
+    from vllmctl.workflows.api import raise_if_smoke_failed, smoke_models
+
     settings = _settings(url, namespace, release, context, models_file)
-    results = run_smoke(settings, timeout=timeout, models=models)
+    results = smoke_models(settings, timeout=timeout, models=models)
     if output is Output.json:
-        console.emit_json(smoke_json(results))
+        console.emit_json([r.as_dict() for r in results])
     else:
         print_smoke(results)
     raise_if_smoke_failed(results)
-
-
-def run_smoke(settings, *, timeout: float, models: list[str] | None = None):
-    """Every named (default: enabled) model is listed and answers, through the endpoint of `settings`."""
-    from vllmctl.workflows import api
-    from vllmctl.workflows.endpoint import open_endpoint
-
-    names = models or api.configured_models(settings)
-    if not names:
-        raise InvalidInput(f"no enabled models in {settings.models_file} to check; pass model names.")
-    with open_endpoint(settings) as base:
-        return api.smoke(settings, base, timeout=timeout, models=names)
-
-
-def smoke_json(results) -> list[dict]:
-    return [{"model": r.model, "ok": r.ok, "served": r.served, "completion_ms": r.completion_ms,
-             "chat_ms": r.chat_ms, "error": r.error} for r in results]
-
-
-def print_smoke(results) -> None:
-    for r in results:
-        if r.ok:
-            console.success(f"{r.model}: completion {r.completion_ms:.0f} ms, chat {r.chat_ms:.0f} ms")
-        else:
-            console.error(f"{r.model}: {r.error}")
-
-
-def raise_if_smoke_failed(results) -> None:
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise OperationFailed(f"smoke test: {len(failed)} of {len(results)} models failed "
-                              f"({', '.join(r.model for r in failed)}).")
 
 
 def _progress_bar(done: int, total: int, failed: int, width: int = 30) -> str:

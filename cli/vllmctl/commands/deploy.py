@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vllmctl import console
-from vllmctl.commands.interactive import confirm, interactive
+from vllmctl.commands.interactive import confirm, hidden_prompt, interactive
 from vllmctl.commands.options import (
     ApiKeyOpt,
     ChartOpt,
@@ -83,12 +83,6 @@ class Progress:
             self.live.stop()
 
 
-def _hidden_prompt(yes: bool):
-    from vllmctl.commands.secrets import hidden_prompt
-
-    return hidden_prompt(yes)
-
-
 def _print_findings(findings) -> None:
     for f in findings:
         if f.severity == "warning":
@@ -109,7 +103,7 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
     progress = Progress() if output is Output.text else None
     opts = wf.DeployOptions(
         mode=mode, atomic=atomic if atomic is not None else not interactive(yes), wait=wait, dry_run=dry_run,
-        skip_preflight=skip_preflight, yes=yes, api_key=api_key, prompt=_hidden_prompt(yes), on_progress=progress,
+        skip_preflight=skip_preflight, yes=yes, api_key=api_key, prompt=hidden_prompt(yes), on_progress=progress,
         on_step=(lambda text: console.info(f"→ {text}")) if output is Output.text else None,
         recreate=recreate, confirm=lambda question: confirm(question, yes=yes),
     )
@@ -120,15 +114,14 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
             progress.close()
     checks = None
     if smoke and not dry_run:
-        from vllmctl.commands.api import run_smoke
+        from vllmctl.workflows.api import smoke_models
 
         if output is Output.text:
             console.info("→ smoke test through the router")
-        checks = run_smoke(settings, timeout=120.0)
+        checks = smoke_models(settings, timeout=120.0)
     if output is Output.json:
-        from vllmctl.commands.api import smoke_json
-
-        console.emit_json({**result.as_dict(), **({"smoke": smoke_json(checks)} if checks is not None else {})})
+        smoked = {"smoke": [c.as_dict() for c in checks]} if checks is not None else {}
+        console.emit_json({**result.as_dict(), **smoked})
     else:
         for w in result.warnings:
             console.warn(w)
@@ -137,11 +130,11 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
             console.info(note)
         _report(result)
         if checks is not None:
-            from vllmctl.commands.api import print_smoke
+            from vllmctl.commands.smoke_report import print_smoke
 
             print_smoke(checks)
     if checks is not None:
-        from vllmctl.commands.api import raise_if_smoke_failed
+        from vllmctl.workflows.api import raise_if_smoke_failed
 
         raise_if_smoke_failed(checks)
     if detailed_exit_code and not result.changed:

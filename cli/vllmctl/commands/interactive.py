@@ -51,3 +51,14 @@ def choose(question: str, options: list[str], *, flag: str, yes: bool) -> str:
         if answer.isdigit() and 1 <= int(answer) <= len(options):
             return options[int(answer) - 1]
         typer.echo(f"Choose a number from 1 to {len(options)} or a name.", err=True)
+
+
+def hidden_prompt(yes: bool):
+    """A hidden prompt for workflows (prepare_secrets, Vault token), or None when prompts are not allowed."""
+    if not interactive(yes):
+        return None
+
+    def prompt(question: str) -> str:
+        return typer.prompt(question, hide_input=True, default="", show_default=False, err=True)
+
+    return prompt

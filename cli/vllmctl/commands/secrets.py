@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from vllmctl import console
-from vllmctl.commands.interactive import confirm, interactive
+from vllmctl.commands.interactive import confirm, hidden_prompt
 from vllmctl.commands.options import ContextOpt, NamespaceOpt, Output, OutputOpt, YesOpt, settings_from
 from vllmctl.errors import InvalidInput, MissingAnswer
 
@@ -25,17 +25,6 @@ SecretTimeoutOpt = Annotated[
     typer.Option("--secret-timeout", envvar="VLLM_SECRET_TIMEOUT",
                  help="how long to wait for the ExternalSecret to become Ready [default: 60s]"),
 ]
-
-
-def hidden_prompt(yes: bool):
-    """A hidden prompt for workflows (prepare_secrets, Vault token), or None when prompts are not allowed."""
-    if not interactive(yes):
-        return None
-
-    def prompt(question: str) -> str:
-        return typer.prompt(question, hide_input=True, default="", show_default=False, err=True)
-
-    return prompt
 
 
 def _context(namespace, context, yes, secret_timeout=None):

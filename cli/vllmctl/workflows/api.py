@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from vllmctl.adapters.openai_http import DEFAULT_TIMEOUT, Completion, Endpoint, ModelNotFound
 from vllmctl.core.settings import Settings
-from vllmctl.errors import OperationFailed, VllmctlError
+from vllmctl.errors import InvalidInput, OperationFailed, VllmctlError
 from vllmctl.workflows.api_key import resolve_api_key
 
 SMOKE_PROMPT = "Say hello."
@@ -81,6 +81,10 @@ class SmokeResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def as_dict(self) -> dict:
+        return {"model": self.model, "ok": self.ok, "served": self.served, "completion_ms": self.completion_ms,
+                "chat_ms": self.chat_ms, "error": self.error}
+
 
 def smoke(settings: Settings, endpoint: str, *, api_key=_UNSET, cluster=None, timeout: float = DEFAULT_TIMEOUT,
           models: list[str] | None = None) -> list[SmokeResult]:
@@ -108,3 +112,22 @@ def smoke(settings: Settings, endpoint: str, *, api_key=_UNSET, cluster=None, ti
                 result.error = e.message
             results.append(result)
     return results
+
+
+def smoke_models(settings: Settings, *, timeout: float, models: list[str] | None = None) -> list[SmokeResult]:
+    """`smoke` (and `install --smoke`): every named (default: enabled) model, through the endpoint of
+    `settings` (--url, else a port-forward to the router)."""
+    from vllmctl.workflows.endpoint import open_endpoint
+
+    names = models or configured_models(settings)
+    if not names:
+        raise InvalidInput(f"no enabled models in {settings.models_file} to check; pass model names.")
+    with open_endpoint(settings) as base:
+        return smoke(settings, base, timeout=timeout, models=names)
+
+
+def raise_if_smoke_failed(results: list[SmokeResult]) -> None:
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise OperationFailed(f"smoke test: {len(failed)} of {len(results)} models failed "
+                              f"({', '.join(r.model for r in failed)}).")

@@ -124,7 +124,7 @@ def obtain_config(
         return _read_json(cached), str(cached)
     if hub is None:
         return None, "no config.json found locally and the Hub is not asked (offline)"
-    from vllmctl.adapters.hf import HubError
+    from vllmctl.errors import HubError
 
     try:
         config = hub.config_json(model.model_url, model.revision, token)
