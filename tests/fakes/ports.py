@@ -115,6 +115,9 @@ class FakeSecretObjects:
         self.history.append(("DELETED", "Secret", f"{namespace}/{name}"))
         return True
 
+    def read_external_secret(self, namespace: str, name: str) -> dict | None:
+        return self.external_secrets.get((namespace, name))
+
     def apply_external_secret(self, manifest: dict) -> tuple[str, int]:
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
         if namespace not in self.namespaces:
