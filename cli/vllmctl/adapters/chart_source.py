@@ -68,6 +68,19 @@ def local_chart_version(path: Path) -> str:
         raise InvalidInput(f"VLLM_CHART={path}: cannot read the chart archive: {e}.") from None
 
 
+def local_values_text(path: Path) -> str:
+    """The chart's own values.yaml (its defaults), from a chart directory or packaged .tgz."""
+    if path.is_dir():
+        return (path / "values.yaml").read_text(encoding="utf-8")
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            member = next((m for m in tar.getmembers() if m.name.count("/") == 1
+                           and m.name.endswith("/values.yaml")), None)
+            return tar.extractfile(member).read().decode() if member is not None else ""
+    except (tarfile.TarError, OSError) as e:
+        raise InvalidInput(f"{path}: cannot read the chart archive: {e}.") from None
+
+
 def resolve(settings: Settings, vendor_dir: Path = VENDOR_DIR) -> ChartRef:
     chart = settings.chart.strip()
     if chart.startswith("oci://"):

@@ -166,10 +166,12 @@ class Helm:
         return out.decode()
 
     # ------------------------------------------------------------------ changing a release
-    async def template(self, release: str, chart: ChartRef, values: dict, namespace: str) -> str:
-        """The manifests an upgrade would apply (rendered locally, with the same post-renderer)."""
+    async def template(self, release: str, chart: ChartRef, values: dict, namespace: str, *,
+                       post_render: bool = True) -> str:
+        """The manifests an upgrade would apply (rendered locally, with the same post-renderer unless
+        `post_render` is False: the chart check reads the chart's own output and spares its start-up)."""
         args = ["template", release, *self._chart_args(chart), "--namespace", namespace, "--is-upgrade",
-                "--skip-tests", "--values", "-", *self._post_render_args()]
+                "--skip-tests", "--values", "-", *(self._post_render_args() if post_render else [])]
         out = await self._run(args, json.dumps(values).encode(), doing=f"render the chart {chart.describe()}")
         return out.decode()
 
@@ -210,6 +212,12 @@ class Helm:
     async def pull(self, chart: ChartRef, destination: Path) -> None:
         await self._run(["pull", *self._chart_args(chart), "--destination", str(destination)],
                         doing=f"pull the chart {chart.describe()}")
+
+    async def show_values(self, chart: ChartRef) -> str:
+        """The chart's own default values.yaml."""
+        out = await self._run(["show", "values", *self._chart_args(chart)],
+                              doing=f"read the default values of {chart.describe()}")
+        return out.decode()
 
     async def repo_add(self, name: str, url: str) -> None:
         await self._run(["repo", "add", name, url, "--force-update"], doing=f"add the Helm repository {url}")

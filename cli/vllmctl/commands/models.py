@@ -316,17 +316,20 @@ def validate(
     offline: OfflineOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Check models.yaml without a cluster: schema, names, GPU math, chart version, engine flags, fit."""
+    """Check models.yaml without a cluster: schema, names, GPU math, chart version, engine flags, fit, and
+    (with a chart at hand: VLLM_CHART or `vllmctl chart pull`) what `helm template` of the chart would deploy."""
     from vllmctl.core.models_file import InvalidModels
     from vllmctl.workflows import engine_check
     from vllmctl.workflows import fit as fit_wf
     from vllmctl.workflows import render as render_wf
+    from vllmctl.workflows.chart_check import SKIPPED
 
     settings, chart_ref = render_wf.for_chart(settings_from(
         models_file=models_file, release=release, chart_version=chart_version, chart=chart, gpu_memory=gpu_memory,
         offline=offline))
     try:
-        loaded, rendered = render_wf.render_models(settings, allow_example=False)
+        loaded, rendered, checked = render_wf.render_checked(settings, chart_ref, allow_example=False,
+                                                             chart_optional=True)
     except InvalidModels as e:
         if output is Output.json:
             console.emit_json(_invalid_json(settings, e))
@@ -337,13 +340,17 @@ def validate(
     )
     failed = [r for r in report.results if r.status == "failed"] if report else []
     if output is Output.json:
-        console.emit_json(_validation_json(settings, loaded, report, failed, fitted) | {"chart": chart_ref.describe()})
+        console.emit_json(_validation_json(settings, loaded, report, failed, fitted) | {
+            "chart": chart_ref.describe(),
+            "chart_check": {"chart": checked.chart.describe()} if checked else {"skipped": SKIPPED}})
     else:
         _warn_all(loaded.warnings + fitted.warnings)
         _say_overlays(loaded.overlay.names)
         if fitted.unknown:
             console.info(f"fit not checked for {', '.join(fitted.unknown)}: model facts unknown (offline or the "
                          "Hub unreachable, nothing cached); `vllmctl plan` shows why.")
+        if checked is None:
+            console.info(SKIPPED + ".")
         if report:
             _print_deep(report)
     if fitted.errors:
@@ -351,7 +358,9 @@ def validate(
     if failed:
         raise InvalidInput(f"vLLM rejects the engine configuration of {', '.join(r.name for r in failed)}.")
     if output is Output.text:
-        console.success(f"{settings.models_file}: {len(loaded.models)} model(s) valid for {chart_ref.describe()}.")
+        checked_note = " (chart checked)" if checked else ""
+        console.success(
+            f"{settings.models_file}: {len(loaded.models)} model(s) valid for {chart_ref.describe()}{checked_note}.")
 
 
 def render(
@@ -370,6 +379,7 @@ def render(
     release: ReleaseOpt = None,
     chart_version: ChartVersionOpt = None,
     api_key: ApiKeyOpt = None,
+    chart: ChartOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Render the deployment as files for Helm, Argo CD or Flux (no cluster, no Vault, no secret values).
@@ -385,6 +395,7 @@ def render(
         release=release,
         chart_version=chart_version,
         api_key_enabled=api_key,
+        chart=chart,
     )
     result = wf.render_to_dir(settings, output_dir, fmt)
     if output is Output.json:

@@ -69,6 +69,20 @@ def render_models(
     return loaded, rendered
 
 
+def render_checked(settings: Settings, chart, *, allow_example: bool = True, chart_optional: bool = False):
+    """render_models for `for_chart`'s (settings, chart), then the chart check: (loaded, rendered, the
+    check). With `chart_optional` (validate), only a chart on this machine is templated; without one
+    the check is None (skipped)."""
+    from vllmctl.workflows import chart_check
+
+    loaded, rendered = render_models(settings, allow_example=allow_example)
+    if chart_optional and not chart.local:
+        return loaded, rendered, None
+    checked = chart_check.check(rendered, loaded.document, chart)
+    loaded.warnings.extend(checked.warnings)
+    return loaded, rendered, checked
+
+
 def _head(path: Path) -> str:
     with path.open(encoding="utf-8", errors="replace") as handle:
         return handle.read(256)
@@ -99,7 +113,9 @@ def render_to_dir(
 ) -> RenderResult:
     """Write every file of `fmt` and remove the files an earlier vllmctl render left there (say, of
     another format), so the directory holds exactly this render; other files are never touched."""
-    loaded, rendered = render_models(settings)
+    if fmt is not gitops.RenderFormat.helm:
+        gitops.chart_source(settings)  # a local chart cannot go to a controller: say so before templating it
+    loaded, rendered, _ = render_checked(*for_chart(settings))
     files = gitops.files(fmt, rendered.request, rendered)
     stale = _check_dir(output_dir, set(files))
     paths = []

@@ -1,0 +1,71 @@
+"""The chart check in its setting: `helm template` of the pinned chart with the rendered values, the
+chart's own defaults beside it, then core.chart_lint over the manifests it produces.
+
+`validate` runs it when a chart is at hand (VLLM_CHART, or the charts/ cache `vllmctl chart pull`
+writes); `render`, `diff`, `install` and `upgrade` always run it (they have a chart or fetch it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vllmctl.adapters import chart_source
+from vllmctl.adapters.chart_source import ChartRef
+from vllmctl.core.chart_lint import WARNING, LintInput, errors, lint
+from vllmctl.core.models_file import InvalidModels
+from vllmctl.core.settings import Settings
+from vllmctl.errors import OperationFailed
+
+SKIPPED = ("chart check skipped: no chart at hand; run `vllmctl chart pull` (or set VLLM_CHART to a chart .tgz or "
+           "directory) and validate also checks what `helm template` of the pinned chart would deploy")
+
+
+@dataclass
+class ChartCheck:
+    chart: ChartRef
+    manifest: str  # what `helm template` rendered
+    warnings: list[str] = field(default_factory=list)
+
+
+def _defaults(text: str) -> dict:
+    import yaml
+
+    try:
+        data = yaml.load(text or "", Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def _template_and_defaults(helm, chart: ChartRef, settings: Settings, values: dict) -> tuple[str, str]:
+    import asyncio
+
+    template = helm.template(settings.release, chart, values, settings.namespace, post_render=False)
+    if chart.local:
+        return await template, chart_source.local_values_text(Path(chart.ref))
+    manifest, defaults = await asyncio.gather(template, helm.show_values(chart))
+    return manifest, defaults
+
+
+def check(rendered, document, chart: ChartRef, *, values: dict | None = None, claims: frozenset[str] | None = None,
+          helm=None) -> ChartCheck:
+    """Template `values` (default: the rendered values) with `chart` and lint the manifests: InvalidModels
+    listing every error (exit 2, nothing applied), else the manifest and the warnings. `claims`: the
+    cluster's PVC names in the namespace, when there is a cluster."""
+    from vllmctl.adapters.helm import Helm
+
+    settings = rendered.request.settings
+    helm = helm or Helm(None)
+    try:
+        manifest, defaults = helm.run(_template_and_defaults(helm, chart, settings, values or rendered.values))
+    except OperationFailed as e:
+        if chart.local:
+            raise
+        raise OperationFailed(e.message, hint="To work without the chart repository, run `vllmctl chart pull` once "
+                              "(or set VLLM_CHART to a local chart).") from None
+    findings = lint(LintInput(manifest, rendered.request, document, _defaults(defaults), claims))
+    failed = errors(findings)
+    if failed:
+        raise InvalidModels(failed)
+    return ChartCheck(chart, manifest, [str(f) for f in findings if f.severity == WARNING])

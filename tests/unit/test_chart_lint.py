@@ -1,0 +1,198 @@
+"""The chart check's rules on manifests shaped like the chart's output: each passes at its boundary and
+refuses just past it, with one line naming the model, the object and the models.yaml line."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from vllmctl.core.chart_lint import ERROR, WARNING, LintInput, lint
+from vllmctl.core.render import RenderRequest
+from vllmctl.core.settings import Settings
+from vllmctl.workflows.models import validate_text
+
+MODELS = """\
+- name: chat
+  modelURL: meta-llama/Llama-3.1-8B-Instruct
+  requestGPU: 2
+  hfTokenRequired: true
+  vllmConfig:
+    extraArgs: [-tp, '2']
+"""
+DEFAULTS = {"routerSpec": {"resources": {"limits": {"memory": "1000Mi"}}}}
+
+
+def secret_env(name: str, secret: str, key: str) -> dict:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def engine(**over) -> dict:
+    container = {
+        "name": "vllm", "image": "vllm/vllm-openai:v0.32.0",
+        "command": ["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct", "--host", "0.0.0.0", "--port", "8000",
+                    "--tensor-parallel-size", "2", "--served-model-name", "chat"],
+        "env": [{"name": "HF_HOME", "value": "/data"}, secret_env("HF_TOKEN", "hf-token", "token"),
+                secret_env("VLLM_API_KEY", "vllm-api-key", "api-key")],
+        "resources": {"requests": {"cpu": "6", "memory": "16Gi", "nvidia.com/gpu": "2"},
+                      "limits": {"nvidia.com/gpu": "2"}},
+        "volumeMounts": [{"name": "vllm-storage", "mountPath": "/data"}, {"name": "shm", "mountPath": "/dev/shm"}],
+    }
+    spec = {"containers": [container],
+            "volumes": [{"name": "vllm-storage", "persistentVolumeClaim": {"claimName": "vllm-chat-storage-claim"}},
+                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "20Gi"}}]}
+    obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "vllm-chat-deployment-vllm"},
+           "spec": {"template": {"metadata": {"labels": {"model": "chat"}}, "spec": spec}}}
+    for key, value in over.items():
+        (container if key in container or key in ("args",) else spec)[key] = value
+    return obj
+
+
+def router(args=("--routing-logic", "roundrobin"), memory="1000Mi") -> dict:
+    container = {"name": "router-container", "image": "lmcache/lmstack-router:latest",
+                 "args": ["--host", "0.0.0.0", *args],
+                 "env": [secret_env("VLLM_API_KEY", "vllm-api-key", "api-key")],
+                 "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": memory}}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "vllm-deployment-router"},
+            "spec": {"template": {"metadata": {"labels": {}}, "spec": {"containers": [container]}}}}
+
+
+PVC = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "vllm-chat-storage-claim"}}
+
+
+def run(*objects, text: str = MODELS, claims=None, settings: Settings | None = None):
+    settings = settings or Settings(chart_version="0.1.12")
+    loaded = validate_text(text, "models.yaml", settings)
+    request = RenderRequest(models=loaded.models, settings=settings, chart_version="0.1.12", source="models.yaml",
+                            hf_token_models=frozenset({"chat"}), api_key=True)
+    manifests = "---\n".join(yaml.safe_dump(o) for o in objects)
+    return lint(LintInput(manifests, request, loaded.document, DEFAULTS, claims))
+
+
+def only(findings, severity=ERROR):
+    chosen = [f for f in findings if f.severity == severity]
+    assert len(chosen) == 1, [str(f) for f in findings]
+    return chosen[0]
+
+
+def test_the_charts_shape_passes():
+    assert run(engine(), router(), PVC) == []
+
+
+# ---------------------------------------------------------------------- claims
+def test_a_claim_the_release_does_not_create_is_refused_offline_and_allowed_when_the_cluster_has_it():
+    found = only(run(engine(), router()))
+    assert str(found).startswith("models.yaml:1:3: model 'chat', Deployment/vllm-chat-deployment-vllm: volume "
+                                 "'vllm-storage' claims PersistentVolumeClaim 'vllm-chat-storage-claim'")
+    assert "pod would stay Pending" in found.message
+    assert run(engine(), router(), claims=frozenset({"vllm-chat-storage-claim"})) == []
+    assert "nor exists in namespace 'vllm'" in only(run(engine(), router(), claims=frozenset({"other"}))).message
+
+
+# ---------------------------------------------------------------------- parallelism
+def test_tensor_parallelism_without_shm_points_at_the_users_flag():
+    found = only(run(engine(volumeMounts=[{"name": "vllm-storage", "mountPath": "/data"}]), router(), PVC))
+    assert (found.line, found.column) == (6, 17) and "no memory-backed emptyDir is mounted at /dev/shm" in found.message
+
+
+def test_shm_must_be_memory_backed():
+    disk = engine()
+    disk["spec"]["template"]["spec"]["volumes"][1] = {"name": "shm", "emptyDir": {}}
+    assert "/dev/shm" in only(run(disk, router(), PVC)).message
+
+
+@pytest.mark.parametrize("flag", [["-pp", "2"], ["--pipeline_parallel_size=2"]])
+def test_pipeline_parallelism_needs_gpus_for_tp_times_pp(flag):
+    obj = engine()
+    obj["spec"]["template"]["spec"]["containers"][0]["command"] += flag
+    found = only(run(obj, router(), PVC))
+    assert "tensor x pipeline parallelism 2 x 2 needs 4 GPUs but the container's GPU limit is 2" in found.message
+
+
+def test_parallelism_without_any_gpu_is_refused_and_without_parallelism_no_gpu_is_fine():
+    cpu = {"requests": {"cpu": "6", "memory": "16Gi"}}
+    assert "GPU limit is none" in only(run(engine(resources=cpu), router(), PVC)).message
+    single = engine(resources=cpu, volumeMounts=[{"name": "vllm-storage", "mountPath": "/data"}])
+    single["spec"]["template"]["spec"]["containers"][0]["command"][7:9] = []
+    assert run(single, router(), PVC) == []
+
+
+# ---------------------------------------------------------------------- router
+def test_session_routing_needs_its_key():
+    found = only(run(engine(), router(("--routing-logic", "session")), PVC))
+    assert found.subject == "router, Deployment/vllm-deployment-router" and "VLLM_ROUTER_SESSION_KEY" in found.message
+    assert run(engine(), router(("--routing-logic", "session", "--session-key", "x-user-id")), PVC) == []
+
+
+@pytest.mark.parametrize("logic", ["kvaware", "disaggregated_prefill"])
+def test_kvaware_and_disaggregated_prefill_are_refused_without_their_companions(logic):
+    found = only(run(engine(), router(("--routing-logic", logic)), PVC))
+    assert f"routing logic {logic} cannot work without" in found.message and "cannot configure yet" in found.message
+
+
+def test_router_memory_below_the_charts_default_is_a_warning_at_the_boundary():
+    assert run(engine(), router(memory="1000Mi"), PVC) == []
+    found = only(run(engine(), router(memory="999Mi"), PVC), WARNING)
+    assert "999Mi is below vllm-stack 0.1.12's own default 1000Mi" in found.message
+
+
+# ---------------------------------------------------------------------- secrets
+def test_the_hf_token_must_come_from_the_secret():
+    obj = engine()
+    obj["spec"]["template"]["spec"]["containers"][0]["env"][1] = secret_env("HF_TOKEN", "other", "token")
+    found = only(run(obj, router(), PVC))
+    assert found.line == 4 and "HF_TOKEN does not come from the Secret 'hf-token'" in found.message
+
+
+def test_literal_secrets_are_refused_in_env_args_and_config_maps():
+    obj = engine()
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["env"].append({"name": "HUGGING_FACE_HUB_TOKEN", "value": "x"})
+    container["env"].append({"name": "OTHER", "value": "hf_abcdefghijklmnopqrstuvwx"})
+    container["command"] += ["--api-key", "sk-abcdefghijklmnopqrstuv"]
+    config = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "token sk-abcdefghijklmnopqrstuv"}}
+    secret = {"kind": "Secret", "metadata": {"name": "vllm-secrets"}, "data": {"hf_token_chat": "aGZf"}}
+    messages = [f.message for f in run(obj, router(), PVC, config, secret)]
+    assert len(messages) == 6, messages
+    assert any("sets HUGGING_FACE_HUB_TOKEN as a literal value" in m for m in messages)
+    assert any("env OTHER holds what looks like a token" in m for m in messages)
+    assert any("in its command line" in m for m in messages)
+    assert any("--api-key would put the API key" in m for m in messages)
+    assert any("data 'k' holds what looks like a token" in m for m in messages)
+    assert any("the chart's own Secret holds values" in m for m in messages)
+
+
+def test_without_the_api_key_the_engine_and_router_are_refused():
+    obj = engine()
+    del obj["spec"]["template"]["spec"]["containers"][0]["env"][2]
+    assert "engine would serve without the API key" in only(run(obj, router(), PVC)).message
+
+
+# ---------------------------------------------------------------------- images and resources
+@pytest.mark.parametrize("image", ["vllm/vllm-openai:", ":v0.32.0", ""])
+def test_image_and_tag_must_not_be_empty(image):
+    assert "an image needs a repository and a tag" in only(run(engine(image=image), router(), PVC)).message
+
+
+def test_an_image_by_digest_or_with_a_registry_port_is_fine():
+    assert run(engine(image="registry:5000/vllm@sha256:" + "a" * 64), router(), PVC) == []
+    assert run(engine(image="registry:5000/vllm:v1"), router(), PVC) == []
+
+
+def test_requests_above_limits_are_refused_at_the_boundary():
+    equal = {"requests": {"cpu": "6", "memory": "16Gi", "nvidia.com/gpu": "2"},
+             "limits": {"cpu": "6", "memory": "16Gi", "nvidia.com/gpu": "2"}}
+    assert run(engine(resources=equal), router(), PVC) == []
+    over = copy.deepcopy(equal)
+    over["limits"]["memory"] = "16383Mi"
+    assert "requests memory 16Gi above its limit 16383Mi" in only(run(engine(resources=over), router(), PVC)).message
+    gpu = copy.deepcopy(equal)
+    gpu["limits"]["nvidia.com/gpu"] = "3"
+    assert "request = limit" in only(run(engine(resources=gpu), router(), PVC)).message
+
+
+def test_pod_security_violations_name_the_model_and_the_field():
+    found = only(run(engine(hostIPC=True), router(), PVC))
+    assert found.subject == "model 'chat', Deployment/vllm-chat-deployment-vllm"
+    assert "Pod Security baseline profile the namespace enforces: spec.hostIPC is true" in found.message
