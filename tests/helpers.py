@@ -67,3 +67,17 @@ def wait_for(predicate, timeout=30.0, interval=0.1, what="condition"):
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def vendor_chart(directory: Path, real_chart, version: str | None = None) -> Path:
+    """What `vllmctl chart pull` leaves: the real chart (default: the default chart version) in
+    `directory/charts/`, where render, validate and the deploy commands find it offline."""
+    import shutil
+
+    from vllmctl.core.settings import Settings
+
+    version = version or Settings().chart_version
+    target = directory / "charts" / f"vllm-stack-{version}.tgz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(real_chart(version), target)
+    return target

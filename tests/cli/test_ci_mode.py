@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.tty import TTYSession
-from tests.helpers import REPO, cli_env, run_cli
+from tests.helpers import REPO, cli_env, run_cli, vendor_chart
 
 MODELS = """\
 - name: chat
@@ -102,7 +102,8 @@ def test_without_a_terminal_the_same_errors_happen(repo):
     assert result.code == 2 and "pass --name." in result.stderr
 
 
-def test_validate_and_render_need_no_cluster_credentials(repo):
+def test_validate_and_render_need_no_cluster_credentials(repo, real_chart):
+    vendor_chart(repo, real_chart)  # `vllmctl chart pull` done once: the chart check needs no network
     # No KUBECONFIG (cli_env drops it), a HOME without ~/.kube, nothing listening: still fine.
     env = {"HOME": str(repo), "CI": "true", "VAULT_ADDR": "http://127.0.0.1:1", "KUBERNETES_SERVICE_HOST": ""}
     assert "KUBECONFIG" not in cli_env(env)

@@ -6,7 +6,8 @@ import json
 
 import yaml
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, vendor_chart
+from vllmctl.workflows.chart_check import SKIPPED
 
 GOOD = "- name: chat\n  modelURL: Qwen/Qwen2.5-7B-Instruct\n  requestGPU: 2\n  vllmConfig:\n    maxModelLen: 8192\n"
 
@@ -98,7 +99,8 @@ def test_validate_ok_and_json(tmp_path):
     fit = data.pop("fit")  # no Hub in this test: the model's facts are unknown, and said so
     assert data == {"file": "models.yaml", "valid": True, "chart_version": "0.1.12", "models": ["chat"],
                     "problems": [], "warnings": [], "overlays": [],
-                    "chart": "vllm-stack 0.1.12 from https://vllm-project.github.io/production-stack"}
+                    "chart": "vllm-stack 0.1.12 from https://vllm-project.github.io/production-stack",
+                    "chart_check": {"skipped": SKIPPED}}
     assert [(r["name"], r["facts"], r["fits"]) for r in fit] == [("chat", "unknown", None)]
 
 
@@ -119,8 +121,9 @@ def test_validate_needs_no_cluster_or_vault(tmp_path):
     assert result.code == 0
 
 
-def test_render_writes_three_files_and_prints_where(tmp_path):
+def test_render_writes_three_files_and_prints_where(tmp_path, real_chart):
     (tmp_path / "models.yaml").write_text(GOOD)
+    vendor_chart(tmp_path, real_chart)
     result = run_cli("render", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert result.stdout.split() == [
@@ -132,7 +135,8 @@ def test_render_writes_three_files_and_prints_where(tmp_path):
     assert values["servingEngineSpec"]["modelSpec"][0]["vllmConfig"]["extraArgs"][:2] == ["--served-model-name", "chat"]
 
 
-def test_render_uses_the_example_when_there_is_no_models_yaml(tmp_path):
+def test_render_uses_the_example_when_there_is_no_models_yaml(tmp_path, real_chart):
+    vendor_chart(tmp_path, real_chart)
     result = run_cli("render", "-o", "json", "-d", "rendered", cwd=tmp_path)
     assert result.code == 0
     data = json.loads(result.stdout)
@@ -148,8 +152,9 @@ def test_render_of_an_invalid_file_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_settings_from_env_and_dotenv_with_errors_naming_the_variable(tmp_path):
+def test_settings_from_env_and_dotenv_with_errors_naming_the_variable(tmp_path, real_chart):
     (tmp_path / "models.yaml").write_text(GOOD)
+    vendor_chart(tmp_path, real_chart)
     (tmp_path / ".env.local").write_text("VLLM_NAMESPACE=from-dotenv\nexport VLLM_MODEL_TAG='v0.31.0'\n")
     result = run_cli("render", cwd=tmp_path)
     assert result.code == 0

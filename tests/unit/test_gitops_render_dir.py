@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, vendor_chart
+from vllmctl.core.settings import Settings
 
 MODELS = """\
 - name: chat
@@ -28,8 +29,9 @@ EXPECTED = {
 
 
 @pytest.fixture
-def repo(tmp_path) -> Path:
+def repo(tmp_path, real_chart) -> Path:
     (tmp_path / "models.yaml").write_text(MODELS)
+    vendor_chart(tmp_path, real_chart)  # as `vllmctl chart pull` leaves it: render checks the chart offline
     return tmp_path
 
 
@@ -89,10 +91,11 @@ def test_a_file_vllmctl_did_not_write_is_never_overwritten(repo):
 
 
 def test_a_local_chart_cannot_go_to_a_gitops_controller(repo):
-    result = render(repo, "argocd", env={"VLLM_CHART": "./charts/vllm-stack"})
-    assert result.code == 2 and "VLLM_CHART=./charts/vllm-stack is a local chart" in result.stderr
+    local = f"./charts/vllm-stack-{Settings().chart_version}.tgz"
+    result = render(repo, "argocd", env={"VLLM_CHART": local})
+    assert result.code == 2 and f"VLLM_CHART={local} is a local chart" in result.stderr
     assert not (repo / "deploy").exists()
-    assert render(repo, "helm", env={"VLLM_CHART": "./charts/vllm-stack"}).code == 0
+    assert render(repo, "helm", env={"VLLM_CHART": local}).code == 0
 
 
 def test_format_from_the_environment_and_unknown_formats(repo):
