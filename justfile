@@ -27,7 +27,7 @@ test *ARGS: setup
 lint:
     python3 -m ruff check cli tests benchmarks scripts
 
-# Benchmarks: start-up, rendering, engine-argument checks, install, bench client, plan (prints figures)
+# Benchmarks: start-up, rendering, engine-argument checks, the chart check, install, bench client, plan (prints figures)
 [no-exit-message]
 bench *ARGS:
     python3 benchmarks/run.py "$@"

@@ -51,7 +51,7 @@ def test_validate_names_the_chart_and_version_it_checked_against_also_from_vllm_
     vendored = vendor_chart(tmp_path, real_chart)
     result = run_cli("validate", cwd=tmp_path)
     assert result.code == 0, result.stderr
-    assert f"valid for vllm-stack {default} (chart checked: {vendored.resolve()} (version {default}))" in result.stderr
+    assert f"valid for {vendored.resolve()} (version {default}) (chart checked)." in result.stderr
     other = "0.1.12" if default != "0.1.12" else "0.1.10"
     result = run_cli("validate", "-o", "json", cwd=tmp_path, env={"VLLM_CHART": str(real_chart(other))})
     data = json.loads(result.stdout)

@@ -142,7 +142,7 @@ def test_the_router_memory_warning_follows_each_versions_own_default(chart):
 
 def test_a_literal_api_key_in_the_values_is_refused_in_the_manifests(chart):
     def leaked(values):
-        spec_of(values, "tp")["vllmConfig"]["extraArgs"] += ["--api-key", "sk-abcdefghijklmnopqrstuvwx"]
+        spec_of(values, "tp")["vllmConfig"]["extraArgs"] += ["--api-key", "sk-AbCdEfGhIjKlMnOpQrSt0123"]
 
     problems = refused(chart, values_change=leaked)
     assert any("--api-key would put the API key" in p for p in problems)
@@ -162,3 +162,25 @@ def test_host_ipc_from_lmcache_pd_breaks_pod_security_baseline(chart):
     assert any("model 'tp', Deployment/vllm-tp-deployment-vllm: breaks the Pod Security baseline profile the "
                "namespace enforces: spec.hostIPC is true" in p for p in problems), problems
     assert any("spec.hostPID is true" in p for p in problems)
+
+
+@pytest.mark.parametrize("version", ["0.1.8", "0.1.12"])
+def test_install_refuses_a_finding_before_anything_is_written(tmp_path, kube_env, helm_bin, namespace,
+                                                              test_server_chart, version):
+    from kubernetes import client
+
+    from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
+
+    write_models(tmp_path, model("m1"))
+    env = {"VLLM_CHART": str(test_server_chart(version)), "VLLM_ROUTING_LOGIC": "session",
+           "VLLM_API_KEY_ENABLED": "true", "VLLM_API_KEY": "sk-not-to-be-stored-0123456789"}
+    result = vllmctl(tmp_path, kube_env, namespace, "install", "--yes", env=env)
+    assert result.code == 2, result.stderr
+    assert "router, Deployment/vllm-deployment-router: routing logic session needs a session key" in result.stderr
+    assert helm_revisions(kube_env, helm_bin, namespace) == []
+    with kube_env.api_client() as api:
+        secrets = client.CoreV1Api(api).list_namespaced_secret(namespace).items
+    assert not [s.metadata.name for s in secrets if s.metadata.name in ("vllm-api-key", "hf-token")]
+    ok = vllmctl(tmp_path, kube_env, namespace, "install", "--yes", "--no-wait",
+                 env={**env, "VLLM_ROUTER_SESSION_KEY": "x-user-id"})
+    assert ok.code == 0, ok.stderr

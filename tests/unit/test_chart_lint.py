@@ -149,9 +149,10 @@ def test_literal_secrets_are_refused_in_env_args_and_config_maps():
     obj = engine()
     container = obj["spec"]["template"]["spec"]["containers"][0]
     container["env"].append({"name": "HUGGING_FACE_HUB_TOKEN", "value": "x"})
-    container["env"].append({"name": "OTHER", "value": "hf_abcdefghijklmnopqrstuvwx"})
-    container["command"] += ["--api-key", "sk-abcdefghijklmnopqrstuv"]
-    config = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "token sk-abcdefghijklmnopqrstuv"}}
+    container["env"].append({"name": "OTHER", "value": "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"})
+    container["command"] += ["--api-key", "sk-AbCdEfGhIjKlMnOpQrSt0123"]
+    config = {"kind": "ConfigMap", "metadata": {"name": "c"},
+              "data": {"k": "token Zx8Qp2Lm9Rt4Vb7Nc1Hs6Jd3Kf5Gw0Ya8Ue2Io4Pq7Ws9Ed1Rf"}}
     secret = {"kind": "Secret", "metadata": {"name": "vllm-secrets"}, "data": {"hf_token_chat": "aGZf"}}
     messages = [f.message for f in run(obj, router(), PVC, config, secret)]
     assert len(messages) == 6, messages
@@ -196,3 +197,14 @@ def test_pod_security_violations_name_the_model_and_the_field():
     found = only(run(engine(hostIPC=True), router(), PVC))
     assert found.subject == "model 'chat', Deployment/vllm-chat-deployment-vllm"
     assert "Pod Security baseline profile the namespace enforces: spec.hostIPC is true" in found.message
+
+
+def test_what_looks_like_a_secret_and_what_does_not():
+    from vllmctl.core.engine_flags import looks_secret
+
+    for secret in ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "Bearer sk-proj-AbCdEfGhIjKlMnOpQrSt0123",
+                   "Zx8Qp2Lm9Rt4Vb7Nc1Hs6Jd3Kf5Gw0Ya8Ue2Io4Pq7Ws9Ed1Rf"):
+        assert looks_secret(secret), secret
+    for name in ("sk-learn-classifier-model-2024", "0123456789abcdef0123456789abcdef01234567",
+                 "meta-llama/Llama-3.1-8B-Instruct", "environment=test,release=test", "hf_token_chat"):
+        assert not looks_secret(name), name

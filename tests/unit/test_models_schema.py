@@ -81,9 +81,9 @@ CASES = [
     ("api-key-flag", model("vllmConfig:", "  extraArgs: [--api-key, sk-live-123]"), 4, 17,
      "--api-key would put the API key into the pod spec"),
     ("hf-token-flag", model("vllmConfig:", "  extraArgs: ['--hf-token=hf_x']"), 4, 17, "`vllmctl set-hf-token`"),
-    ("secret-in-other-arg", model("vllmConfig:", "  extraArgs: ['--x=sk-abcdefghijklmnopqrstu']"), 4, 17,
+    ("secret-in-other-arg", model("vllmConfig:", "  extraArgs: ['--x=sk-AbCdEfGhIjKlMnOpQrSt0123']"), 4, 17,
      "extraArgs[0] holds what looks like a token or key"),
-    ("secret-in-env", model("env:", "  MY_TOKEN: hf_abcdefghijklmnopqrstuvwxyz"), 4, 15,
+    ("secret-in-env", model("env:", "  MY_TOKEN: hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"), 4, 15,
      "env MY_TOKEN holds what looks like a token or key"),
     ("tp-zero", model("vllmConfig:", "  tensorParallelSize: 0"), 4, 25, "must be at least 1, got 0"),
     (

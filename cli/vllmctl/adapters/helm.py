@@ -213,12 +213,6 @@ class Helm:
         await self._run(["pull", *self._chart_args(chart), "--destination", str(destination)],
                         doing=f"pull the chart {chart.describe()}")
 
-    async def show_values(self, chart: ChartRef) -> str:
-        """The chart's own default values.yaml."""
-        out = await self._run(["show", "values", *self._chart_args(chart)],
-                              doing=f"read the default values of {chart.describe()}")
-        return out.decode()
-
     async def repo_add(self, name: str, url: str) -> None:
         await self._run(["repo", "add", name, url, "--force-update"], doing=f"add the Helm repository {url}")
 

@@ -9,6 +9,7 @@ values, so they hold for whatever produced the values (a values overlay included
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from vllmctl.core.engine_flags import PIPELINE, SECRET_FLAGS, TENSOR, flags, looks_secret, secret_flag_message
@@ -22,6 +23,9 @@ WARNING = "warning"
 SECRET_ENV = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "VLLM_API_KEY",
                         "OPENAI_API_KEY"})
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+READ_KINDS = frozenset({*POD_KINDS, "Pod", "CronJob", "RayCluster", "ConfigMap", "Secret", "PersistentVolumeClaim"})
+_DOCUMENT = re.compile(r"^---[ \t]*$", re.M)
+_KIND = re.compile(r"^kind:[ \t]*[\"']?(\w+)", re.M)
 # What each routing logic needs besides its name (reference/router-args.md): router flags, and
 # whether every engine must run LMCache (its KV transfer). vllmctl cannot render them yet.
 ROUTER_NEEDS = {
@@ -59,13 +63,16 @@ class LintInput:
 
 
 def _load(text: str) -> list[dict]:
+    """The objects the rules read; the others (Services, RBAC, ...) are skipped unparsed, since
+    parsing YAML is most of the check's time."""
     import yaml
 
     from vllmctl.core.gc_pause import gc_paused
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    wanted = [doc for doc in _DOCUMENT.split(text or "") if (m := _KIND.search(doc)) and m.group(1) in READ_KINDS]
     with gc_paused():
-        docs = yaml.load_all(text or "", Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return [d for d in docs if isinstance(d, dict)]
+        return [d for d in (yaml.load(doc, Loader=loader) for doc in wanted) if isinstance(d, dict)]
 
 
 def _name(obj: dict) -> str:

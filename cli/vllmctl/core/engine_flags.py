@@ -16,14 +16,20 @@ PIPELINE = "pipeline_parallel_size"
 # Flags whose value is a secret: the engines get both from Secrets, so a value here would sit in
 # the pod spec and the Helm release for anyone who can read them.
 SECRET_FLAGS = {"api_key": "vllmctl set-api-key", "hf_token": "vllmctl set-hf-token"}
-# Shapes of the two secrets vllmctl handles: Hugging Face tokens, and the `sk-` keys OpenAI-style
-# clients use; a value of that shape anywhere in a manifest is a leaked secret.
-SECRET_VALUE = re.compile(r"\bhf_[A-Za-z0-9]{20,}|\bsk-[A-Za-z0-9_-]{16,}")
+# Shapes of the secrets vllmctl handles: Hugging Face tokens (hf_...), `sk-` keys as OpenAI-style
+# clients use them, and keys like the 48 random characters `set-api-key` generates. Random secrets
+# mix upper and lower case with digits; names (models, Kubernetes objects) and commit hashes do not.
+_CANDIDATE = re.compile(r"\bhf_[A-Za-z0-9]{30,}|\bsk-[A-Za-z0-9_-]{20,}|\b[A-Za-z0-9]{32,}\b")
 EXTRA_ARGS = ("vllmConfig", "extraArgs")
 
 
+def _random(text: str) -> bool:
+    return any(c.isupper() for c in text) and any(c.islower() for c in text) and any(c.isdigit() for c in text)
+
+
 def looks_secret(text: str) -> bool:
-    return bool(SECRET_VALUE.search(text))
+    """Whether a value holds something shaped like a token or key (a literal secret)."""
+    return any(_random(m.group()) for m in _CANDIDATE.finditer(text))
 
 
 @dataclass(frozen=True)

@@ -38,27 +38,32 @@ def _defaults(text: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-async def _template_and_defaults(helm, chart: ChartRef, settings: Settings, values: dict) -> tuple[str, str]:
+async def _template_and_defaults(helm, chart: ChartRef, settings: Settings, values: dict,
+                                 manifest: str | None) -> tuple[str, str]:
     import asyncio
 
+    async def defaults() -> str:
+        return chart_source.local_values_text(Path(chart.ref)) if chart.local else await helm.default_values(chart)
+
+    if manifest is not None:
+        return manifest, await defaults()
     template = helm.template(settings.release, chart, values, settings.namespace, post_render=False)
-    if chart.local:
-        return await template, chart_source.local_values_text(Path(chart.ref))
-    manifest, defaults = await asyncio.gather(template, helm.show_values(chart))
-    return manifest, defaults
+    return tuple(await asyncio.gather(template, defaults()))
 
 
-def check(rendered, document, chart: ChartRef, *, values: dict | None = None, claims: frozenset[str] | None = None,
-          helm=None) -> ChartCheck:
-    """Template `values` (default: the rendered values) with `chart` and lint the manifests: InvalidModels
-    listing every error (exit 2, nothing applied), else the manifest and the warnings. `claims`: the
-    cluster's PVC names in the namespace, when there is a cluster."""
+def check(rendered, document, chart: ChartRef, *, values: dict | None = None, manifest: str | None = None,
+          claims: frozenset[str] | None = None, helm=None) -> ChartCheck:
+    """Template `values` (default: the rendered values) with `chart`, unless the caller templated them
+    already (`manifest`), and lint the manifests: InvalidModels listing every error (exit 2, nothing
+    applied), else the manifest and the warnings. `claims`: the cluster's PVC names in the namespace,
+    when there is a cluster."""
     from vllmctl.adapters.helm import Helm
 
     settings = rendered.request.settings
     helm = helm or Helm(None)
     try:
-        manifest, defaults = helm.run(_template_and_defaults(helm, chart, settings, values or rendered.values))
+        manifest, defaults = helm.run(_template_and_defaults(helm, chart, settings, values or rendered.values,
+                                                             manifest))
     except OperationFailed as e:
         if chart.local:
             raise
@@ -69,3 +74,15 @@ def check(rendered, document, chart: ChartRef, *, values: dict | None = None, cl
     if failed:
         raise InvalidModels(failed)
     return ChartCheck(chart, manifest, [str(f) for f in findings if f.severity == WARNING])
+
+
+def cluster_claims(cluster, namespace: str) -> frozenset[str] | None:
+    """The PVC names in the namespace, or None when they cannot be read (say, diff's read-only role,
+    which may only read Secrets): then only the claims the release creates count."""
+    from vllmctl.adapters import kube
+    from vllmctl.errors import VllmctlError
+
+    try:
+        return frozenset((p.get("metadata") or {}).get("name") for p in kube.list_pvcs(cluster, namespace))
+    except VllmctlError:
+        return None

@@ -205,6 +205,7 @@ def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
     _check_release(run)
     _preflight(run)
     _check_move(run)  # before anything is written: a refused move changes nothing
+    _check_chart(run)  # likewise: what the chart would deploy, checked against what each model needs
     values = _offline_values(run) if opts.dry_run else _prepare_cluster(run)
     if _same_values(run, values):
         return _unchanged(run)
@@ -287,6 +288,18 @@ def _check_move(run: _Run) -> None:
     _refuse_or_confirm(run, run.rendered[1])
     if run.opts.dry_run:
         run.result.default_changes = _default_changes(run, values)
+
+
+def _check_chart(run: _Run) -> None:
+    """The chart check (workflows.chart_check) on the offline values' manifest, which the plan reuses."""
+    from vllmctl.workflows import chart_check
+
+    rendered = _render(run.s, _offline_hf_models(run.loaded.models, run.deployed_values), run.loaded)
+    if run.rendered is None or run.rendered[0] != rendered.values:
+        run.rendered = (rendered.values, _render_chart(run, rendered.values))
+    checked = chart_check.check(rendered, run.loaded.document, run.ctx.chart, manifest=run.rendered[1],
+                                claims=chart_check.cluster_claims(run.ctx.cluster, run.s.namespace), helm=run.ctx.helm)
+    run.result.warnings.extend(checked.warnings)
 
 
 def _refuse_or_confirm(run: _Run, manifest: str) -> None:
