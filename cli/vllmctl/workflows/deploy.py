@@ -295,6 +295,8 @@ def _check_chart(run: _Run) -> None:
     from vllmctl.workflows import chart_check
 
     rendered = _render(run.s, _offline_hf_models(run.loaded.models, run.deployed_values), run.loaded)
+    if _same_values(run, rendered.values):
+        return  # nothing will be applied (the release guard below returns), so nothing to check
     if run.rendered is None or run.rendered[0] != rendered.values:
         run.rendered = (rendered.values, _render_chart(run, rendered.values))
     checked = chart_check.check(rendered, run.loaded.document, run.ctx.chart, manifest=run.rendered[1],
