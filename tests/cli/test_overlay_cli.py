@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, vendor_chart
 
 MODEL = "- name: chat\n  modelURL: Qwen/Qwen2.5-0.5B-Instruct\n  hfTokenRequired: false\n"
 TOKEN = "hf_" + "aB3dE5gH7jK9mN1pQ3sT5vW7y"
@@ -87,8 +87,9 @@ def test_bad_overlay_is_refused_before_anything_runs(tmp_path, version, values, 
         assert TOKEN not in result.output  # the refusal never repeats the secret
 
 
-def test_files_apply_in_order_and_are_named(tmp_path):
+def test_files_apply_in_order_and_are_named(tmp_path, real_chart):
     (tmp_path / "models.yaml").write_text(MODEL + "  modelSpec:\n    imagePullSecret: regcred\n")
+    vendor_chart(tmp_path, real_chart)  # render checks the merged values with the chart, as after chart pull
     (tmp_path / "a.yaml").write_text("routerSpec:\n  serviceType: NodePort\n  labels: {team: a}\n")
     (tmp_path / "b.yaml").write_text("routerSpec:\n  serviceType: LoadBalancer\n  podAnnotations: {x: y}\n")
     env = {"VLLM_VALUES_FILE": "a.yaml,b.yaml"}
@@ -111,10 +112,11 @@ def test_files_apply_in_order_and_are_named(tmp_path):
     assert missing.code == 2 and "VLLM_VALUES_FILE: nope.yaml not found" in missing.stderr
 
 
-def test_argocd_and_flux_carry_the_merged_values(tmp_path):
+def test_argocd_and_flux_carry_the_merged_values(tmp_path, real_chart):
     import yaml
 
     (tmp_path / "models.yaml").write_text(MODEL)
+    vendor_chart(tmp_path, real_chart)
     (tmp_path / "values.override.yaml").write_text("routerSpec:\n  serviceType: NodePort\n")
     for fmt, name, path in (("argocd", "argocd-application.yaml", ("spec", "source", "helm", "valuesObject")),
                             ("flux", "flux-helmrelease.yaml", ("spec", "values"))):

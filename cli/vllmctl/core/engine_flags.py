@@ -17,9 +17,11 @@ PIPELINE = "pipeline_parallel_size"
 # the pod spec and the Helm release for anyone who can read them.
 SECRET_FLAGS = {"api_key": "vllmctl set-api-key", "hf_token": "vllmctl set-hf-token"}
 # Shapes of the secrets vllmctl handles: Hugging Face tokens (hf_...), `sk-` keys as OpenAI-style
-# clients use them, and keys like the 48 random characters `set-api-key` generates. Random secrets
-# mix upper and lower case with digits; names (models, Kubernetes objects) and commit hashes do not.
-_CANDIDATE = re.compile(r"\bhf_[A-Za-z0-9]{30,}|\bsk-[A-Za-z0-9_-]{20,}|\b[A-Za-z0-9]{32,}\b")
+# clients use them, and keys like the 48 random characters `set-api-key` generates. A prefixed value
+# counts when its body is one run of letters and digits or looks random; an unprefixed one only when
+# it looks random (upper and lower case and digits), which names and commit hashes never do.
+_PREFIXED = re.compile(r"\b(?:hf_|sk-(?:proj-)?)([A-Za-z0-9_-]{20,})")
+_LONG = re.compile(r"\b[A-Za-z0-9]{32,}\b")
 EXTRA_ARGS = ("vllmConfig", "extraArgs")
 
 
@@ -29,7 +31,9 @@ def _random(text: str) -> bool:
 
 def looks_secret(text: str) -> bool:
     """Whether a value holds something shaped like a token or key (a literal secret)."""
-    return any(_random(m.group()) for m in _CANDIDATE.finditer(text))
+    if any(m.group(1).isalnum() or _random(m.group(1)) for m in _PREFIXED.finditer(text)):
+        return True
+    return any(_random(m.group()) for m in _LONG.finditer(text))
 
 
 @dataclass(frozen=True)

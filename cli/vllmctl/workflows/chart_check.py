@@ -12,7 +12,6 @@ from pathlib import Path
 
 from vllmctl.adapters import chart_source
 from vllmctl.adapters.chart_source import ChartRef
-from vllmctl.core.chart_lint import WARNING, LintInput, errors, lint
 from vllmctl.core.models_file import InvalidModels
 from vllmctl.core.settings import Settings
 from vllmctl.errors import OperationFailed
@@ -58,6 +57,7 @@ def check(rendered, document, chart: ChartRef, *, values: dict | None = None, ma
     applied), else the manifest and the warnings. `claims`: the cluster's PVC names in the namespace,
     when there is a cluster."""
     from vllmctl.adapters.helm import Helm
+    from vllmctl.core.chart_lint import WARNING, LintInput, errors, lint
 
     settings = rendered.request.settings
     helm = helm or Helm(None)
