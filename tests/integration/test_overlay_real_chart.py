@@ -137,7 +137,8 @@ def test_overlay_keys_reach_the_real_charts_manifests(version, real_chart, helm_
     (tmp_path / "models.yaml").write_text(_yaml([entry]))
     (tmp_path / "values.override.yaml").write_text(_yaml(values))
 
-    result = run_cli("render", "-d", "out", cwd=tmp_path, env={"VLLM_CHART_VERSION": version})
+    # render runs the chart check, which templates the real chart (VLLM_CHART: no repository needed)
+    result = run_cli("render", "-d", "out", cwd=tmp_path, env={"VLLM_CHART": str(real_chart(version))})
     assert result.code == 0, result.output
     assert "values overlay: values.override.yaml" in result.stderr
     proc = subprocess.run(
@@ -155,8 +156,8 @@ def test_null_deletes_a_chart_default(real_chart, helm_bin, tmp_path):
     (tmp_path / "models.yaml").write_text(_yaml([{"name": "chat", "modelURL": "Qwen/Qwen2.5-0.5B-Instruct",
                                                    "hfTokenRequired": False}]))
     template = [helm_bin, "template", "vllm", str(real_chart("0.1.12")), "-f", str(tmp_path / "out/values.yaml")]
-    assert run_cli("render", "-d", "out", cwd=tmp_path, env={"VLLM_CHART_VERSION": "0.1.12"}).code == 0
+    assert run_cli("render", "-d", "out", cwd=tmp_path, env={"VLLM_CHART": str(real_chart("0.1.12"))}).code == 0
     assert "runAsNonRoot: false" in subprocess.run(template, capture_output=True, text=True, check=True).stdout
     (tmp_path / "values.override.yaml").write_text("servingEngineSpec:\n  containerSecurityContext: null\n")
-    assert run_cli("render", "-d", "out", cwd=tmp_path, env={"VLLM_CHART_VERSION": "0.1.12"}).code == 0
+    assert run_cli("render", "-d", "out", cwd=tmp_path, env={"VLLM_CHART": str(real_chart("0.1.12"))}).code == 0
     assert "runAsNonRoot: false" not in subprocess.run(template, capture_output=True, text=True, check=True).stdout

@@ -85,9 +85,17 @@ def test_a_claim_the_release_does_not_create_is_refused_offline_and_allowed_when
     found = only(run(engine(), router()))
     assert str(found).startswith("models.yaml:1:3: model 'chat', Deployment/vllm-chat-deployment-vllm: volume "
                                  "'vllm-storage' claims PersistentVolumeClaim 'vllm-chat-storage-claim'")
-    assert "pod would stay Pending" in found.message
+    assert "pod would stay Pending; set pvcStorage" in found.message
     assert run(engine(), router(), claims=frozenset({"vllm-chat-storage-claim"})) == []
-    assert "nor exists in namespace 'vllm'" in only(run(engine(), router(), claims=frozenset({"other"}))).message
+    assert run(engine(), router(), claims=frozenset({"other"}))[0].severity == ERROR
+
+
+def test_another_claim_is_a_warning_offline_and_an_error_when_the_cluster_lacks_it():
+    obj = engine()
+    obj["spec"]["template"]["spec"]["volumes"].append({"name": "t", "persistentVolumeClaim": {"claimName": "shared"}})
+    assert "make sure it exists in namespace 'vllm'" in only(run(obj, router(), PVC), WARNING).message
+    assert "nor exists in namespace 'vllm'" in only(run(obj, router(), PVC, claims=frozenset())).message
+    assert run(obj, router(), PVC, claims=frozenset({"shared"})) == []
 
 
 # ---------------------------------------------------------------------- parallelism

@@ -192,14 +192,24 @@ class _Lint:
     def _pod(self, template: dict, subject: str, model: str | None, created: set[str]) -> None:
         spec = template.get("spec") or {}
         claims = self.inp.claims
+        own = f"{self.settings.release}-{model}-storage-claim" if model else None
         for volume in spec.get("volumes") or []:
             claim = ((volume or {}).get("persistentVolumeClaim") or {}).get("claimName")
-            if claim and claim not in created and (claims is None or claim not in claims):
-                where = (f"nor exists in namespace {self.settings.namespace!r}" if claims is not None
-                         else "(no cluster was asked whether it exists)")
-                self.add(subject, f"volume {volume.get('name')!r} claims PersistentVolumeClaim {claim!r}, which "
-                         f"this release does not create {where}: the pod would stay Pending; set pvcStorage to a "
-                         "size, or to \"\" for no cache volume", model, ("pvcStorage",))
+            if not claim or claim in created or (claims is not None and claim in claims):
+                continue
+            name = volume.get("name")
+            if claim == own:  # the chart's own cache claim, mounted where the chart does not create it
+                self.add(subject, f"volume {name!r} claims PersistentVolumeClaim {claim!r}, which this release does "
+                         "not create: the pod would stay Pending; set pvcStorage to a size, or to \"\" for no cache "
+                         "volume", model, ("pvcStorage",))
+            elif claims is not None:
+                self.add(subject, f"volume {name!r} claims PersistentVolumeClaim {claim!r}, which this release does "
+                         f"not create nor exists in namespace {self.settings.namespace!r}: the pod would stay Pending; "
+                         "create the claim first, or change the values that mount it", model)
+            else:
+                self.add(subject, f"volume {name!r} claims PersistentVolumeClaim {claim!r}, which this release does "
+                         f"not create: make sure it exists in namespace {self.settings.namespace!r} (install and "
+                         "diff check the cluster)", model, severity=WARNING)
         for violation in baseline_violations(spec, (template.get("metadata") or {}).get("annotations")):
             self.add(subject, f"breaks the Pod Security baseline profile the namespace enforces: {violation}",
                      model)
