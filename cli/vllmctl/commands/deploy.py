@@ -60,7 +60,7 @@ class Progress:
     """Rollout progress on stderr: a live table on a TTY, otherwise a line per change."""
 
     def __init__(self) -> None:
-        self.live = None
+        self.live: console.LiveText | None = None
         self.last: dict[str, str] = {}
         self.tty = sys.stderr.isatty()
 

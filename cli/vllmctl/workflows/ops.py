@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from vllmctl.core.rollout import pod_state, selects
 from vllmctl.core.settings import Settings
@@ -98,7 +99,7 @@ def endpoints(settings: Settings, kube: KubeObjects | None = None) -> dict:
                 "model": labels["model"], "service": s["metadata"]["name"],
                 "url": f"http://{s['metadata']['name']}.{settings.namespace}.svc.cluster.local:{port}/v1",
             })
-    result = {"router": None, "engines": sorted(engines, key=lambda e: e["model"]),
+    result: dict[str, Any] = {"router": None, "engines": sorted(engines, key=lambda e: e["model"]),
               "models": deployed_models(kube, settings)}
     if router is not None:
         spec = router.get("spec") or {}

@@ -387,6 +387,7 @@ def prepare_secrets(settings: Settings, objects: SecretObjects | None, models, *
     if api_key:
         out = Outcome()
         resolved = _resolve(ctx, API_KEY, from_environment(API_KEY), ask=False, generate=True, out=out)
+        assert resolved is not None  # generate=True: a key is always found or made
         _put(ctx, API_KEY, resolved, out)
         if out.generated:
             out.done.append("a new API key was generated: print it with `vllmctl get-api-key`")
