@@ -6,13 +6,15 @@ import time
 
 from kubernetes import client
 
-from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
+from tests.integration.deploy_helpers import BOTH_CHARTS, helm_revisions, model, write_models
 
 
-def test_unschedulable_exits_fast(tmp_path, kube_env, helm_bin, namespace):
-    write_models(tmp_path, model("greedy", requestGPU=3, pvcStorage=""))
+@BOTH_CHARTS
+def test_unschedulable_exits_fast(tmp_path, cli, kube_env, helm_bin, namespace):
+    kube_env.kubelet.auto_ready(namespace)  # the cache claim binds: the GPUs are what is missing
+    write_models(tmp_path, model("greedy", requestGPU=3))
     started = time.monotonic()
-    r = vllmctl(tmp_path, kube_env, namespace, "install", "--skip-preflight", "--no-atomic",
+    r = cli("install", "--skip-preflight", "--no-atomic",
                 "--stuck-after", "1s", "--timeout", "5m")
     elapsed = time.monotonic() - started
     assert r.code == 4, r.output
@@ -23,12 +25,13 @@ def test_unschedulable_exits_fast(tmp_path, kube_env, helm_bin, namespace):
     assert [x["revision"] for x in helm_revisions(kube_env, helm_bin, namespace)] == [1]
 
 
-def test_atomic_upgrade_rolls_back(tmp_path, kube_env, helm_bin, namespace):
+@BOTH_CHARTS
+def test_atomic_upgrade_rolls_back(tmp_path, cli, kube_env, helm_bin, namespace):
     kube_env.kubelet.auto_ready(namespace)
-    write_models(tmp_path, model("alpha", pvcStorage=""))
-    assert vllmctl(tmp_path, kube_env, namespace, "install").code == 0
-    write_models(tmp_path, model("alpha", pvcStorage="", requestGPU=3))
-    r = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--atomic", "--skip-preflight", "--stuck-after", "1s")
+    write_models(tmp_path, model("alpha"))
+    assert cli("install").code == 0
+    write_models(tmp_path, model("alpha", requestGPU=3))
+    r = cli("upgrade", "--atomic", "--skip-preflight", "--stuck-after", "1s")
     assert r.code == 4, r.output
     assert "Insufficient nvidia.com/gpu" in r.stderr
     assert "rolled back to revision 1" in r.stderr
@@ -41,9 +44,11 @@ def test_atomic_upgrade_rolls_back(tmp_path, kube_env, helm_bin, namespace):
         assert "nvidia.com/gpu" not in limits
 
 
-def test_atomic_first_install_uninstalls(tmp_path, kube_env, helm_bin, namespace):
-    write_models(tmp_path, model("greedy", requestGPU=3, pvcStorage=""))
-    r = vllmctl(tmp_path, kube_env, namespace, "install", "--skip-preflight", "--stuck-after", "1s")
+@BOTH_CHARTS
+def test_atomic_first_install_uninstalls(tmp_path, cli, kube_env, helm_bin, namespace):
+    kube_env.kubelet.auto_ready(namespace)
+    write_models(tmp_path, model("greedy", requestGPU=3))
+    r = cli("install", "--skip-preflight", "--stuck-after", "1s")
     assert r.code == 4, r.output  # no TTY: --atomic is the default
     assert "uninstalled (--atomic)" in r.stderr
     assert helm_revisions(kube_env, helm_bin, namespace) == []

@@ -9,13 +9,13 @@ import json
 from kubernetes import client
 
 from tests.helpers import run_cli
-from tests.integration.deploy_helpers import cli_env, helm_revisions, model, vllmctl, write_models
+from tests.integration.deploy_helpers import helm_revisions, model, write_models
 
 
-def test_dry_run_writes_nothing(tmp_path, kube_env, helm_bin, namespace):
+def test_dry_run_writes_nothing(tmp_path, cli, kube_env, helm_bin, namespace):
     write_models(tmp_path, model("alpha"))
     ns = namespace[:40] + "-dry"  # does not exist: a dry run must not create it
-    r = vllmctl(tmp_path, kube_env, ns, "install", "--dry-run")
+    r = cli("install", "--dry-run", ns=ns)
     assert r.code == 0, r.output
     assert "+kind: Deployment" in r.stdout and "new Deployment/vllm-alpha-deployment-vllm" in r.stdout
     assert "nothing was written" in r.stderr
@@ -39,20 +39,20 @@ def _set_status(kube_env, namespace, status):
             "data": {"release": base64.b64encode(packed.encode()).decode()}})
 
 
-def test_pending_release_names_the_way_out(tmp_path, kube_env, helm_bin, namespace):
+def test_pending_release_names_the_way_out(tmp_path, cli, kube_env, helm_bin, namespace):
     write_models(tmp_path, model("alpha", pvcStorage=""))
-    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
+    assert cli("install", "--no-wait").code == 0
     _set_status(kube_env, namespace, "pending-install")
-    r = vllmctl(tmp_path, kube_env, namespace, "upgrade")
+    r = cli("upgrade")
     assert r.code == 1, r.output
     assert "stuck in pending-install (revision 1)" in r.stderr
     assert "vllmctl uninstall" in r.stderr and f"helm uninstall vllm -n {namespace}" in r.stderr
     assert len(helm_revisions(kube_env, helm_bin, namespace)) == 1
 
 
-def test_api_key_referenced_not_inlined(tmp_path, kube_env, helm_bin, namespace):
+def test_api_key_referenced_not_inlined(tmp_path, cli, kube_env, helm_bin, namespace):
     write_models(tmp_path, model("alpha", pvcStorage=""))
-    r = vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait", env={"VLLM_API_KEY_ENABLED": "true"})
+    r = cli("install", "--no-wait", env={"VLLM_API_KEY_ENABLED": "true"})
     assert r.code == 0, r.output
     with kube_env.api_client() as api:
         core = client.CoreV1Api(api)
@@ -67,10 +67,10 @@ def test_api_key_referenced_not_inlined(tmp_path, kube_env, helm_bin, namespace)
     assert key not in r.output
 
 
-def test_upgrade_keeps_the_releases_api_key_choice_unless_told(tmp_path, kube_env, helm_bin, namespace):
+def test_upgrade_keeps_the_releases_api_key_choice_unless_told(tmp_path, cli, kube_env, helm_bin, namespace):
     write_models(tmp_path, model("alpha", pvcStorage=""))
     # neither --api-key/--no-api-key nor VLLM_API_KEY_ENABLED: an upgrade keeps what is deployed
-    env = {k: v for k, v in cli_env(kube_env, namespace).items() if k != "VLLM_API_KEY_ENABLED"}
+    env = {k: v for k, v in cli.env().items() if k != "VLLM_API_KEY_ENABLED"}
 
     def upgrade(*flags):
         return run_cli("upgrade", "--no-wait", "--detailed-exit-code", *flags, cwd=tmp_path, env=env)
@@ -87,11 +87,11 @@ def test_upgrade_keeps_the_releases_api_key_choice_unless_told(tmp_path, kube_en
     assert r.code == 5, r.output  # and now the key stays on
 
 
-def test_install_asks_the_api_key_question_on_a_tty(tmp_path, kube_env, namespace):
+def test_install_asks_the_api_key_question_on_a_tty(tmp_path, cli, kube_env, namespace):
     from tests.cli.tty import TTYSession
 
     write_models(tmp_path, model("alpha", pvcStorage=""))
-    env = {k: v for k, v in cli_env(kube_env, namespace).items() if k != "VLLM_API_KEY_ENABLED"}
+    env = {k: v for k, v in cli.env().items() if k != "VLLM_API_KEY_ENABLED"}
     session = TTYSession("install", "--no-wait", cwd=tmp_path, env=env)
     session.expect("Protect the endpoint with an API key")
     session.send("n")

@@ -6,10 +6,10 @@ from kubernetes import client
 
 from tests.helpers import wait_for
 from tests.integration.deploy_helpers import (
+    BOTH_CHARTS,
     helm_revisions,
     model,
     namespace_going,
-    vllmctl,
     write_models,
 )
 
@@ -27,11 +27,12 @@ def _secret(kube_env, namespace, name, value="x"):
             namespace, {"metadata": {"name": name}, "stringData": {"token": value}})
 
 
-def test_uninstall_keeps_caches(tmp_path, kube_env, helm_bin, namespace):
+@BOTH_CHARTS
+def test_uninstall_keeps_caches(tmp_path, cli, kube_env, helm_bin, namespace):
     write_models(tmp_path, model("alpha"))
-    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
+    assert cli("install", "--no-wait").code == 0
     _secret(kube_env, namespace, "hf-token")
-    r = vllmctl(tmp_path, kube_env, namespace, "uninstall")
+    r = cli("uninstall")
     assert r.code == 0, r.output
     assert "kept model caches" in r.stderr and "vllm-alpha-storage-claim" in r.stderr
     assert "Secret/hf-token" in r.stderr
@@ -43,26 +44,35 @@ def test_uninstall_keeps_caches(tmp_path, kube_env, helm_bin, namespace):
         assert not [s for s in core.list_namespaced_secret(namespace).items if s.metadata.name == "hf-token"]
 
 
-def test_uninstall_delete_data(tmp_path, kube_env, helm_bin, namespace):
+@BOTH_CHARTS
+def test_uninstall_delete_data(tmp_path, cli, kube_env, helm_bin, namespace):
     write_models(tmp_path, model("alpha"))
-    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
-    refused = vllmctl(tmp_path, kube_env, namespace, "uninstall", "--delete-data")
+    assert cli("install", "--no-wait").code == 0
+    refused = cli("uninstall", "--delete-data")
     assert refused.code == 2, refused.output  # no TTY, no --yes: nothing is deleted
     assert "--yes" in refused.stderr
     assert len(helm_revisions(kube_env, helm_bin, namespace)) == 1
 
-    r = vllmctl(tmp_path, kube_env, namespace, "uninstall", "--delete-data", "--yes")
+    r = cli("uninstall", "--delete-data", "--yes")
     assert r.code == 0, r.output
     assert "deleted model caches: vllm-alpha-storage-claim" in r.stderr
     assert "deleted namespace" in r.stderr
     wait_for(lambda: namespace_going(kube_env, namespace), what="namespace deletion")
 
 
-def test_namespace_with_other_things_is_kept(tmp_path, kube_env, helm_bin, namespace):
-    write_models(tmp_path, model("alpha", pvcStorage=""))
-    assert vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait").code == 0
+def test_namespace_with_other_things_is_kept(tmp_path, cli, kube_env, helm_bin, namespace):
+    write_models(tmp_path, model("alpha"))
+    assert cli("install", "--no-wait").code == 0
+    other = "vllm-b-alpha-storage-claim"  # the cache of release `vllm-b`, as helm annotates what it made
     with kube_env.api_client() as api:
-        client.CoreV1Api(api).create_namespaced_config_map(namespace, {"metadata": {"name": "mine"}})
-    r = vllmctl(tmp_path, kube_env, namespace, "uninstall", "--yes")
+        core = client.CoreV1Api(api)
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "mine"}})
+        core.create_namespaced_persistent_volume_claim(namespace, {
+            "metadata": {"name": other, "annotations": {"meta.helm.sh/release-name": "vllm-b",
+                                                        "meta.helm.sh/release-namespace": namespace}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    r = cli("uninstall", "--delete-data", "--yes")
     assert r.code == 0, r.output
+    assert "deleted model caches: vllm-alpha-storage-claim\n" in r.stderr
     assert "kept namespace" in r.stderr and "ConfigMap/mine" in r.stderr
+    assert _claims(kube_env, namespace) == [other]

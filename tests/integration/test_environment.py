@@ -11,8 +11,8 @@ import yaml
 from kubernetes import client
 
 from tests.helpers import wait_for
+from tests.integration.deploy_helpers import BOTH_CHARTS
 
-CHART = Path(__file__).resolve().parents[1] / "charts" / "vllm-stack"
 ES_GROUP, ES_VERSION = "external-secrets.io", "v1"
 
 
@@ -175,9 +175,14 @@ EXPECTED_ARGV = [
 ]
 
 
-def test_helm_install_of_the_test_chart(kube_env, api, namespace, helm_bin):
+@BOTH_CHARTS
+def test_helm_install_of_the_real_chart(kube_env, api, namespace, helm_bin, test_server_chart, chart_version):
     kube_env.kubelet.auto_ready(namespace)
-    cmd = [helm_bin, "upgrade", "--install", "vllm", str(CHART), "--namespace", namespace,
+    # The chart mounts a chatTemplate from a claim it does not create (`vllm-templates-pvc`): the user's.
+    client.CoreV1Api(api).create_namespaced_persistent_volume_claim(namespace, {
+        "metadata": {"name": "vllm-templates-pvc"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    cmd = [helm_bin, "upgrade", "--install", "vllm", str(test_server_chart(chart_version)), "--namespace", namespace,
            "--kubeconfig", kube_env.kubeconfig, "--kube-context", kube_env.context,
            "--wait", "--timeout", "90s", "-f", "-"]
     res = subprocess.run(cmd, input=VALUES, text=True, capture_output=True,
@@ -202,8 +207,14 @@ def test_helm_install_of_the_test_chart(kube_env, api, namespace, helm_bin):
     pvc = core.read_namespaced_persistent_volume_claim("vllm-llama3-storage-claim", namespace)
     assert pvc.spec.access_modes == ["ReadWriteOnce"]
     assert pvc.status.phase == "Bound"
-    with pytest.raises(client.ApiException):
-        core.read_namespaced_secret("vllm-secrets", namespace)  # no inline secrets given
+    assert not core.read_namespaced_secret("vllm-secrets", namespace).data  # rendered always, empty here
+    core.read_namespaced_service_account("vllm-router-service-account", namespace)
+    client.RbacAuthorizationV1Api(api).read_namespaced_role("vllm-reader", namespace)
+    client.ApiextensionsV1Api(api).read_custom_resource_definition("loraadapters.production-stack.vllm.ai")
+    # from 0.1.10 on the selectors carry the app.kubernetes.io labels (the reason 0.1.8 -> 0.1.12 cannot patch)
+    assert ("app.kubernetes.io/name" in dep.spec.selector.match_labels) == (chart_version != "0.1.8")
+    for probe in (container.startup_probe, container.readiness_probe, container.liveness_probe):
+        assert probe.http_get.path == "/health"
 
 
 def _base_env():

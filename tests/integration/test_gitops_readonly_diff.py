@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
-from tests.integration.deploy_helpers import helm_revisions, model, vllmctl, write_models
+from tests.integration.deploy_helpers import BOTH_CHARTS, helm_revisions, model, write_models
 
 RBAC = Path(__file__).resolve().parents[2] / "examples" / "ci" / "rbac" / "vllm-diff-readonly.yaml"
 
@@ -43,23 +43,24 @@ def read_only_kubeconfig(kube_env, namespace: str, directory: Path) -> Path:
     return path
 
 
-def test_readonly_diff(tmp_path, kube_env, helm_bin, namespace):
+@BOTH_CHARTS
+def test_readonly_diff(tmp_path, cli, kube_env, helm_bin, namespace):
     kube_env.kubelet.auto_ready(namespace)
     write_models(tmp_path, model("alpha"))
-    installed = vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait")
+    installed = cli("install", "--no-wait")
     assert installed.code == 0, installed.output
     kubeconfig = read_only_kubeconfig(kube_env, namespace, tmp_path)
     readonly = {"KUBECONFIG": str(kubeconfig), "HELM_KUBECONTEXT": "ci", "CI": "true"}
 
-    same = vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code", env=readonly)
+    same = cli("diff", "--exit-code", env=readonly)
     assert same.code == 0, same.output
 
     write_models(tmp_path, model("alpha", vllmConfig={"maxModelLen": 4096}))
-    changed = vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code", env=readonly)
+    changed = cli("diff", "--exit-code", env=readonly)
     assert changed.code == 1, changed.output
     assert "Deployment/vllm-alpha-deployment-vllm" in changed.stdout
 
-    refused = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--yes", env=readonly)
+    refused = cli("upgrade", "--yes", env=readonly)
     assert refused.code != 0, refused.output
     errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "403 Forbidden" in errors[0], refused.stderr

@@ -131,7 +131,7 @@ def test_no_secret_leaks(request, with_eso, leak_env, vault_env):
                 assert needle not in r.stdout, f"{args}: a secret on stdout"
 
 
-def test_install_and_upgrade_leak_nothing(request, leak_env, kube_env):
+def test_install_and_upgrade_leak_nothing(request, leak_env, kube_env, test_server_chart):
     """install/upgrade/diff with a gated model and an API key: helm's argv, the release record (its
     values and manifest), every file and all output stay free of both values."""
     import base64
@@ -140,7 +140,7 @@ def test_install_and_upgrade_leak_nothing(request, leak_env, kube_env):
     import yaml
     from kubernetes import client
 
-    from tests.integration.deploy_helpers import CHART, model
+    from tests.integration.deploy_helpers import NEWEST_CHART, model
 
     request.getfixturevalue("eso_absent")
     env, work, home, vault_token = leak_env
@@ -149,8 +149,8 @@ def test_install_and_upgrade_leak_nothing(request, leak_env, kube_env):
     hf, key = f"hf_LEAKinstall{tag}", f"LEAKKEYinstall{tag}"
     needles = [hf, key, vault_token]
     (work / "models.yaml").write_text(yaml.safe_dump([model("gated", hfTokenRequired=True)], sort_keys=False))
-    env.update({"VLLM_CHART": str(CHART), "VLLM_RUNTIME_CLASS": "", "VLLM_API_KEY_ENABLED": "true",
-                "VLLM_HF_TOKEN": hf, "VLLM_API_KEY": key})
+    env.update({"VLLM_CHART": str(test_server_chart(NEWEST_CHART)), "VLLM_RUNTIME_CLASS": "",
+                "VLLM_API_KEY_ENABLED": "true", "VLLM_HF_TOKEN": hf, "VLLM_API_KEY": key})
     outputs = []
     with CmdlineSampler(needles) as sampler:
         for args in (["install", "--no-wait", "--yes"], ["diff"], ["upgrade", "--no-wait", "--yes"],

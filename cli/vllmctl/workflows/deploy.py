@@ -572,10 +572,11 @@ class UninstallResult:
 
 
 def release_claims(cluster, settings: Settings) -> list[dict]:
+    """The release's claims by helm's own ownership annotation (kept claims keep it after an
+    uninstall); the chart labels them with nothing release-specific, and a name prefix would also
+    match the claims of a release `<release>-b`."""
     return [p for p in kube.list_pvcs(cluster, settings.namespace)
-            if (p["metadata"].get("labels") or {}).get("helm-release-name") == settings.release
-            or p["metadata"]["name"].startswith(f"{settings.release}-") and p["metadata"]["name"].endswith(
-                "-storage-claim")]
+            if (p["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name") == settings.release]
 
 
 def uninstall(settings: Settings, *, delete_data: bool,

@@ -92,11 +92,13 @@ def endpoints(settings: Settings, kube: KubeObjects | None = None) -> dict:
     router = next((s for s in services if s["metadata"]["name"] == router_name), None)
     engines = []
     for s in services:
-        labels = s["metadata"].get("labels") or {}
-        if labels.get("helm-release-name") == settings.release and labels.get("model"):
+        # The chart labels an engine Service only with its chart's generic labels (environment: test,
+        # ...); which release and model it serves is in its selector, in every chart version.
+        selector = (s.get("spec") or {}).get("selector") or {}
+        if selector.get("helm-release-name") == settings.release and selector.get("model"):
             port = ((s.get("spec") or {}).get("ports") or [{}])[0].get("port", 80)
             engines.append({
-                "model": labels["model"], "service": s["metadata"]["name"],
+                "model": selector["model"], "service": s["metadata"]["name"],
                 "url": f"http://{s['metadata']['name']}.{settings.namespace}.svc.cluster.local:{port}/v1",
             })
     result: dict[str, Any] = {"router": None, "engines": sorted(engines, key=lambda e: e["model"]),
