@@ -10,8 +10,11 @@
 * Pods bound to the node that are being deleted are removed for good (grace period 0), as a
   kubelet does once their containers stopped; so a deleted namespace frees the node's GPUs.
 * ``auto_ready(namespace)``: opt-in per namespace; a background loop does the above for every pod
-  bound to the node there, and pre-binds a hostPath PersistentVolume to each Pending claim (the
-  stand-in for a storage provisioner), so ``helm --wait`` and rollout checks can finish.
+  bound to the node there (a pod with a startup or readiness probe, as the chart's engines and
+  router have, first runs unready for PROBE_PASS_S, the probes' initial delay compressed, as a
+  kubelet reports it while the probes have not passed yet), and pre-binds a hostPath
+  PersistentVolume to each Pending claim (the stand-in for a storage provisioner), so
+  ``helm --wait`` and rollout checks can finish.
   Namespaces not opted in keep their pods Pending (bound, never started).
 """
 
@@ -34,6 +37,7 @@ def client_delete_options(uid: str):
     return client.V1DeleteOptions(grace_period_seconds=0, preconditions=client.V1Preconditions(uid=uid))
 
 FOLLOW_EXTRA_LINES = 3
+PROBE_PASS_S = 1.0
 
 
 def _now() -> str:
@@ -47,6 +51,7 @@ class FakeKubelet:
         self._auto: set[str] = set()
         self._lock = threading.Lock()
         self._ip_counter = itertools.count(10)
+        self._started: dict[str, float] = {}  # pod uid -> when it started running unready (probes)
         self._api_factory = None
         self._loop: threading.Thread | None = None
         self._stop = threading.Event()
@@ -180,7 +185,7 @@ class FakeKubelet:
                 for ns in namespaces:
                     try:
                         self._provision_claims(core, ns)
-                        self._mark(core, ns, None)
+                        self._mark(core, ns, None, probes=True)
                     except Exception as exc:  # noqa: BLE001 - namespace may be gone; keep going
                         if getattr(exc, "status", None) != 404:
                             self.errors.append(f"{ns}: {exc}")
@@ -209,7 +214,7 @@ class FakeKubelet:
         with self._api_factory() as api:
             return self._mark(client.CoreV1Api(api), namespace, selector)
 
-    def _mark(self, core, namespace: str, selector: str | None) -> list[str]:
+    def _mark(self, core, namespace: str, selector: str | None, probes: bool = False) -> list[str]:
         pods = core.list_namespaced_pod(
             namespace, label_selector=selector or None, field_selector=f"spec.nodeName={self.node_name}"
         ).items
@@ -221,20 +226,31 @@ class FakeKubelet:
                 c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []
             ):
                 continue
+            if probes and any(c.startup_probe or c.readiness_probe for c in pod.spec.containers):
+                started = self._started.setdefault(pod.metadata.uid, time.monotonic())
+                if time.monotonic() - started < PROBE_PASS_S:
+                    if pod.status.phase != "Running":
+                        core.patch_namespaced_pod_status(pod.metadata.name, namespace,
+                                                         {"status": self._status(pod, ready=False)})
+                    continue
+                del self._started[pod.metadata.uid]
             core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": self._status(pod)})
             done.append(pod.metadata.name)
         return done
 
-    def _status(self, pod) -> dict:
+    def _status(self, pod, ready: bool = True) -> dict:
+        """Running; Ready, or (ready=False) started but its probes not passed yet."""
         now = _now()
-        n = next(self._ip_counter)
-        ip = f"10.88.{n // 250 % 250}.{n % 250 + 2}"
+        ip = pod.status.pod_ip  # a pod keeps its IP from start to Ready (podIPs merge, one per family)
+        if not ip:
+            n = next(self._ip_counter)
+            ip = f"10.88.{n // 250 % 250}.{n % 250 + 2}"
 
         def cstatus(c) -> dict:
             return {
                 "name": c.name, "image": c.image or "", "imageID": f"fake://{c.image}",
                 "containerID": f"fake://{pod.metadata.uid}/{c.name}",
-                "ready": True, "started": True, "restartCount": 0,
+                "ready": ready, "started": ready or not c.startup_probe, "restartCount": 0,
                 "state": {"running": {"startedAt": now}},
             }
 
@@ -252,7 +268,8 @@ class FakeKubelet:
             "podIPs": [{"ip": ip}],
             "startTime": now,
             "conditions": [
-                {"type": t, "status": "True", "lastTransitionTime": now, "lastProbeTime": None}
+                {"type": t, "status": "True" if ready or t in ("Initialized", "PodScheduled") else "False",
+                 "lastTransitionTime": now, "lastProbeTime": None}
                 for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
             ],
             "containerStatuses": [cstatus(c) for c in pod.spec.containers],

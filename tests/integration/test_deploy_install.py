@@ -24,8 +24,9 @@ def test_install_objects_and_ready(tmp_path, cli, kube_env, helm_bin, namespace)
         argv = dep.spec.template.spec.containers[0].command
         assert argv[argv.index("--served-model-name") + 1] == "alpha"
         assert "--enable-prefix-caching" in argv
-        apps.read_namespaced_deployment("vllm-beta-deployment-vllm", namespace)
-        apps.read_namespaced_deployment("vllm-deployment-router", namespace)
+        # the watch waited for the chart's probes to pass (the fake kubelet keeps pods unready a while)
+        for name in ("vllm-alpha-deployment-vllm", "vllm-beta-deployment-vllm", "vllm-deployment-router"):
+            assert apps.read_namespaced_deployment(name, namespace).status.ready_replicas == 1, name
         core = client.CoreV1Api(api)
         core.read_namespaced_service("vllm-router-service", namespace)
         pvc = core.read_namespaced_persistent_volume_claim("vllm-alpha-storage-claim", namespace)
