@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from kubernetes import client
 
 from tests.integration.deploy_helpers import BOTH_CHARTS, helm_revisions, model, write_models
@@ -38,8 +37,7 @@ def test_install_objects_and_ready(tmp_path, cli, kube_env, helm_bin, namespace)
     assert [r["revision"] for r in helm_revisions(kube_env, helm_bin, namespace)] == [1]
 
 
-@pytest.mark.xfail(strict=True, reason='chartlint: pvcStorage "" renders a volume claiming '
-                   '<release>-<model>-storage-claim, which the real chart never creates: the pod stays Pending')
+@BOTH_CHARTS
 def test_model_without_cache_volume_becomes_ready(tmp_path, cli, kube_env, namespace):
     kube_env.kubelet.auto_ready(namespace)
     write_models(tmp_path, model("nocache", pvcStorage=""))
