@@ -22,7 +22,7 @@ def _label(kube_env, labels):
         client.CoreV1Api(api).patch_node(kube_env.node_name, {"metadata": {"labels": labels}})
 
 
-def _setup(tmp_path, **overrides):
+def _setup(tmp_path, chart, **overrides):
     m = DATA[LLAMA]
     cache = tmp_path / "facts"
     write_cached(cache, ModelFacts(LLAMA, "main", sha="1" * 40, config=m["config"], safetensors=m["safetensors"],
@@ -30,11 +30,11 @@ def _setup(tmp_path, **overrides):
     # 15 GiB of weights + 4 GiB of KV cache for 32768 tokens + 1 GiB: fits 80 GiB, not 16 GiB
     write_models(tmp_path, model("llama", modelURL=LLAMA, requestGPU=1, pvcStorage="40Gi",
                                  vllmConfig={"maxModelLen": 32768}, **overrides))
-    return {"VLLM_MODEL_FACTS_CACHE": str(cache), "VLLM_OFFLINE": "true"}
+    return {"VLLM_MODEL_FACTS_CACHE": str(cache), "VLLM_OFFLINE": "true", "VLLM_CHART": str(chart)}
 
 
-def test_plan_reads_gpu_memory_and_pools_from_nodes(tmp_path, kube_env, namespace):
-    env = _setup(tmp_path)
+def test_plan_reads_gpu_memory_and_pools_from_nodes(tmp_path, chart, kube_env, namespace):
+    env = _setup(tmp_path, chart)
     try:
         _label(kube_env, {"nvidia.com/gpu.memory": "16384", POOL: "t4-pool"})  # MiB, as GPU feature discovery writes
         small = json.loads(vllmctl(tmp_path, kube_env, namespace, "plan", "-o", "json", env=env).stdout)
@@ -51,9 +51,9 @@ def test_plan_reads_gpu_memory_and_pools_from_nodes(tmp_path, kube_env, namespac
     assert product["models"][0]["gpu_memory_bytes"] == 80 * 2**30 and product["models"][0]["fits"] is True
 
 
-def test_node_selector_terms_pick_the_pool(tmp_path, kube_env, namespace):
+def test_node_selector_terms_pick_the_pool(tmp_path, chart, kube_env, namespace):
     terms = [{"matchExpressions": [{"key": POOL, "operator": "In", "values": ["other-pool"]}]}]
-    env = _setup(tmp_path, nodeSelectorTerms=terms)
+    env = _setup(tmp_path, chart, nodeSelectorTerms=terms)
     try:
         _label(kube_env, {"nvidia.com/gpu.memory": "81920", POOL: "a100-pool"})
         out = json.loads(vllmctl(tmp_path, kube_env, namespace, "plan", "-o", "json", env=env).stdout)
@@ -63,8 +63,8 @@ def test_node_selector_terms_pick_the_pool(tmp_path, kube_env, namespace):
     assert out["models"][0]["gpu_memory_bytes"] is None and out["models"][0]["fits"] is None
 
 
-def test_preflight_refuses_a_model_too_big_for_the_nodes_gpus(tmp_path, kube_env, namespace, runtime_class):
-    env = {**_setup(tmp_path), "VLLM_RUNTIME_CLASS": "nvidia"}
+def test_preflight_refuses_a_model_too_big_for_the_nodes_gpus(tmp_path, chart, kube_env, namespace, runtime_class):
+    env = {**_setup(tmp_path, chart), "VLLM_RUNTIME_CLASS": "nvidia"}
     try:
         _label(kube_env, {"nvidia.com/gpu.memory": "16384"})
         refused = vllmctl(tmp_path, kube_env, namespace, "preflight", "-o", "json", env=env)

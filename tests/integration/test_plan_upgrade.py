@@ -19,10 +19,10 @@ def _facts(cache: Path, *names: str) -> None:
                                        safetensors=QWEN["safetensors"], files={"model.safetensors": 988_097_824}))
 
 
-def test_upgrade_plan_of_a_deployed_release(tmp_path, kube_env, helm_bin, namespace):
+def test_upgrade_plan_of_a_deployed_release(tmp_path, chart, kube_env, helm_bin, namespace):
     cache = tmp_path / "facts"
     _facts(cache, "alpha", "beta", "gamma")
-    env = {"VLLM_MODEL_FACTS_CACHE": str(cache), "VLLM_OFFLINE": "true"}
+    env = {"VLLM_MODEL_FACTS_CACHE": str(cache), "VLLM_OFFLINE": "true", "VLLM_CHART": str(chart)}
     write_models(tmp_path, model("alpha", requestGPU=2, pvcStorage="5Gi"), model("beta", pvcStorage="5Gi"))
     installed = vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait", env=env)
     assert installed.code == 0, installed.output
