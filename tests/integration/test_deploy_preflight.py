@@ -55,24 +55,24 @@ def _gpu_pod(api, namespace: str, name: str, labels: dict[str, str]) -> None:
     })
 
 
-def test_preflight_counts_replicas_and_the_gpus_other_pods_hold(tmp_path, kube_env, namespace, runtime_class):
+def test_preflight_counts_replicas_and_the_gpus_other_pods_hold(tmp_path, cli, kube_env, namespace, runtime_class):
     """The node has 2 GPUs. Two replicas of one GPU fit while the only GPU pod there is this release's
     own (an update replaces it); once another workload holds a GPU, they no longer do."""
     write_models(tmp_path, model("pair", requestGPU=1, replicaCount=2, pvcStorage=""))
     env = {"VLLM_RUNTIME_CLASS": "nvidia"}
     with kube_env.api_client() as api:
         _gpu_pod(api, namespace, "old-engine", {"helm-release-name": "vllm"})
-        r = vllmctl(tmp_path, kube_env, namespace, "preflight", "-o", "json", env=env)
+        r = cli("preflight", "-o", "json", env=env)
         assert r.code == 0, r.output
 
         write_models(tmp_path, model("trio", requestGPU=1, replicaCount=3, pvcStorage=""))
-        r = vllmctl(tmp_path, kube_env, namespace, "preflight", "-o", "json", env=env)
+        r = cli("preflight", "-o", "json", env=env)
         assert r.code == 1, r.output
         assert "need 3" in _findings(r)[("error", "gpu-total")]  # GPUs per pod times replicas
 
         write_models(tmp_path, model("pair", requestGPU=1, replicaCount=2, pvcStorage=""))
         _gpu_pod(api, namespace, "training", {"app": "training"})
-        r = vllmctl(tmp_path, kube_env, namespace, "preflight", "-o", "json", env=env)
+        r = cli("preflight", "-o", "json", env=env)
         assert r.code == 1, r.output
         message = _findings(r)[("error", "gpu-total")]
         assert "need 2" in message and "1 free" in message
