@@ -16,6 +16,7 @@ def test_no_router_service_is_one_clear_line(kube_env, namespace, tmp_path):
                                         "VLLM_API_KEY": "k", "HOME": str(tmp_path)})
     assert r.code == 1, r.output
     assert "demo-router-service" in r.stderr and namespace in r.stderr
+    assert "pass --url / VLLM_URL instead." in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 

@@ -39,6 +39,25 @@ def _kubeconfig_path() -> str:
     return str(default) if default.exists() else ""
 
 
+def _context_names(kubeconfig: str) -> tuple[list[str], str]:
+    """(every context name, the current one) of the kubeconfig; a file that is not one is one line."""
+    import yaml
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
+        return [c["name"] for c in contexts], (current or {}).get("name", "")
+    except ConfigException as e:
+        raise InvalidInput(f"cannot use the kubeconfig {kubeconfig}: {str(e).rstrip('.')}.") from None
+    except (yaml.YAMLError, UnicodeDecodeError, TypeError, AttributeError, KeyError, ValueError) as e:
+        # The client's own errors for a file that is not YAML, or YAML that is not a kubeconfig.
+        syntax = isinstance(e, yaml.YAMLError | UnicodeDecodeError)
+        detail = str(e).splitlines()[0][:160] if syntax else "its contents are not a kubeconfig's"
+        raise InvalidInput(f"{kubeconfig} is not a valid kubeconfig ({detail}).",
+                           hint="Point KUBECONFIG at a kubeconfig file (kubectl config view shows yours).") from None
+
+
 def connect(context: str = "", *, check: bool = True) -> Cluster:
     """A client for `context` (or the current one); with check, fail fast when the server is unreachable."""
     from kubernetes import client, config
@@ -48,10 +67,13 @@ def connect(context: str = "", *, check: bool = True) -> Cluster:
     kubeconfig = _kubeconfig_path()
     try:
         if kubeconfig:
+            names, current = _context_names(kubeconfig)
+            if context and context not in names:
+                raise InvalidInput(f"no context {context!r} in the kubeconfig {kubeconfig}; it has: "
+                                   f"{', '.join(names) or 'none'}.", hint="Pass one to --context (VLLM_KUBE_CONTEXT).")
             # The client reads KUBECONFIG once, at import; pass today's value (a list merges as kubectl does).
             config.load_kube_config(config_file=kubeconfig, context=context or None, client_configuration=configuration)
-            if not context:
-                context = config.list_kube_config_contexts(config_file=kubeconfig)[1]["name"]
+            context = context or current
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=configuration)
         else:
@@ -59,7 +81,7 @@ def connect(context: str = "", *, check: bool = True) -> Cluster:
                 "no Kubernetes credentials: set KUBECONFIG, create ~/.kube/config, or run inside a cluster."
             )
     except ConfigException as e:
-        raise InvalidInput(f"cannot use the kubeconfig {kubeconfig or '(in-cluster)'}: {e}.") from None
+        raise InvalidInput(f"cannot use the kubeconfig {kubeconfig or '(in-cluster)'}: {str(e).rstrip('.')}.") from None
     api_client = client.ApiClient(configuration)
     cluster = Cluster(api_client=api_client, context=context, server=configuration.host, kubeconfig=kubeconfig)
     if check:

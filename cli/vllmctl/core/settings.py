@@ -193,6 +193,10 @@ def _convert(f: dataclasses.Field, raw, source: str):
     return value
 
 
+# Settings whose command-line flag is not the field's name, so an error names the flag the user typed.
+_FLAGS = {"helm_timeout": "--timeout", "kube_context": "--context", "api_key_enabled": "--api-key"}
+
+
 def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | None = None) -> Settings:
     """Defaults, then the environment, then flags (overrides whose value is not None)."""
     values = {}
@@ -200,7 +204,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
     for f in setting_fields():
         env = f.metadata["env"]
         if overrides.get(f.name) is not None:
-            flag = "--" + f.name.replace("_", "-")
+            flag = _FLAGS.get(f.name, "--" + f.name.replace("_", "-"))
             values[f.name] = _convert(f, overrides[f.name], flag)
         elif env in environ:
             values[f.name] = _convert(f, environ[env], env)

@@ -7,13 +7,15 @@ closes it when the command ends.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput
+from vllmctl.errors import InvalidInput, VllmctlError
 
 ROUTER_PORT = 80
+URL_HINT = "With an ingress or a `vllmctl port-forward` already running, pass --url / VLLM_URL instead."
 
 
 def router_service(settings: Settings) -> str:
@@ -44,5 +46,10 @@ def open_endpoint(settings: Settings) -> Iterator[str]:
             "the router is disabled (VLLM_ROUTER_ENABLED=false), so there is nothing to port-forward to: "
             "pass --url / VLLM_URL with an engine's or ingress's address."
         )
-    with forward_router(settings) as url:
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(forward_router(settings))
+        except VllmctlError as e:
+            e.hint = (f"{e.hint} " if e.hint else "") + URL_HINT
+            raise
         yield normalize_base_url(url)
