@@ -106,6 +106,6 @@ def test_check_prerequisites(tmp_path, cli, kube_env, namespace):
 
     down = cli("check-prerequisites",
                    env={"KUBECONFIG": str(tmp_path / "missing-kubeconfig"), "VLLM_CHART": str(tmp_path / "none")})
-    assert down.code == 1
+    assert down.code == 2  # both failures are bad settings (exit 2); a mix of kinds would be 1
     assert "error: chart:" in down.stderr and "error: cluster:" in down.stderr
     assert "models file" in down.stderr  # every check is reported, not only the first failure

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput
+from vllmctl.errors import InvalidInput, OperationFailed, Unreachable
 
 CHART_NAME = "vllm-stack"
 VENDOR_DIR = Path("charts")
@@ -104,3 +104,31 @@ def settings_for(settings: Settings, chart: ChartRef) -> Settings:
     if chart.chart_version == settings.chart_version:
         return settings
     return dataclasses.replace(settings, chart_version=chart.chart_version)
+
+
+INDEX_TIMEOUT = 15  # seconds for a repository's index.yaml
+
+
+def check_listed(chart: ChartRef) -> None:
+    """The repository answers and its index lists the chart at this version (what helm will fetch)."""
+    import httpx
+    import yaml
+
+    url = chart.repo.rstrip("/") + "/index.yaml"
+    try:
+        response = httpx.get(url, timeout=INDEX_TIMEOUT, follow_redirects=True)
+    except httpx.HTTPError as e:
+        raise Unreachable(f"cannot reach the chart repository {chart.repo} ({type(e).__name__}).",
+                          hint="Check VLLM_CHART_REPO and the network, or vendor the chart with "
+                          "`vllmctl chart pull` where it is reachable.") from None
+    if response.status_code != 200:
+        raise Unreachable(f"the chart repository {chart.repo} answered {response.status_code} for index.yaml.",
+                          hint="Check VLLM_CHART_REPO.")
+    try:
+        entries = (yaml.load(response.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {})["entries"]
+        versions = {str(e.get("version")) for e in entries.get(CHART_NAME) or []}
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+        raise OperationFailed(f"{url} is not a Helm repository index.", hint="Check VLLM_CHART_REPO.") from None
+    if chart.version not in versions:
+        raise OperationFailed(f"the chart repository {chart.repo} has no {CHART_NAME} {chart.version}.",
+                              hint="Set VLLM_CHART_VERSION to a version it lists.")

@@ -123,6 +123,20 @@ class Vault:
                 )
         self._checked = True
 
+    def probe(self, *, with_token: bool, path: str) -> str:
+        """What check-prerequisites can truly say: reachable and unsealed (no token needed), then with a
+        token that it is accepted and the mount holding `path` is KV v2. One-line errors otherwise."""
+        health = self._call(path, "reach", lambda: self._client.sys.read_health_status(method="GET"))
+        health = health if isinstance(health, dict) else {}
+        if health.get("sealed"):
+            raise OperationFailed(f"Vault at {self.addr} is sealed.", hint="Unseal it (vault operator unseal).")
+        said = f"{self.addr}: {'version ' + health['version'] if health.get('version') else 'reachable'}, unsealed"
+        if not with_token:
+            return f"{said}; no token to check (VAULT_TOKEN or ~/.vault-token; secret commands ask for one)"
+        self._call(path, "check the token for", lambda: self._client.auth.token.lookup_self())
+        self.check_mount(path)
+        return f"{said}, token accepted, {self.mount}/ is KV v2"
+
     def _probe_missing_mount(self, path: str) -> None:
         """No mount info: a read tells a missing mount ("no handler for route") from denied access."""
         import hvac.exceptions

@@ -140,18 +140,24 @@ def delete_namespace(namespace: NamespaceOpt = None, context: ContextOpt = None,
 
 def check_prerequisites(models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None,
                         context: ContextOpt = None, output: OutputOpt = Output.text) -> int:
-    """Check models.yaml, the chart, helm, cluster access and Vault."""
+    """Check models.yaml, the chart, helm, cluster access and Vault (each ticked only when it was asked)."""
     from vllmctl.workflows import ops
 
     checks = ops.check_prerequisites(settings_from(models_file=models_file, namespace=namespace,
                                                    kube_context=context))
-    failed = [c for c in checks if not c.ok]
     if output is Output.json:
-        console.emit_json([c.__dict__ for c in checks])
+        console.emit_json([{"name": c.name, "ok": c.ok, "checked": c.checked, "detail": c.detail} for c in checks])
     else:
         for c in checks:
-            (console.success if c.ok else console.error)(f"{c.name}: {c.detail}")
-    return 1 if failed else 0
+            if not c.ok:
+                console.error(f"{c.name}: {c.detail}")
+            elif c.checked:
+                console.success(f"{c.name}: {c.detail}")
+            else:
+                console.info(f"- {c.name}: {c.detail}")
+    # One kind of failure keeps its code (an unreachable server alone is 3); a mix is 1.
+    codes = {c.exit_code for c in checks if not c.ok}
+    return codes.pop() if len(codes) == 1 else (1 if codes else 0)
 
 
 def add_helm_repo() -> None:

@@ -202,55 +202,87 @@ class Check:
     name: str
     ok: bool
     detail: str
+    checked: bool = True  # False: reported, but nothing was asked (no tick for it)
+    exit_code: int = 0  # of the failure, so an unreachable server alone exits 3
+
+
+def _failed(name: str, error: Exception) -> Check:
+    from vllmctl.errors import FAILED
+
+    return Check(name, False, str(error), exit_code=getattr(error, "exit_code", FAILED))
 
 
 def check_prerequisites(settings: Settings) -> list[Check]:
-    """Everything install needs, each reported (no stop at the first problem)."""
-    from vllmctl.adapters import chart_source
+    """Everything install needs, each reported (no stop at the first problem); a check says only
+    what it asked: a chart repository it could not reach or a Vault it did not probe gets no tick."""
     from vllmctl.adapters.helm import Helm
     from vllmctl.adapters.kube_client import connect, server_version
     from vllmctl.errors import VllmctlError
     from vllmctl.workflows import models as models_wf
 
-    checks = []
-    try:
-        chart = chart_source.resolve(settings)
-        checks.append(Check("chart", True, chart.describe()))
-        settings = chart_source.settings_for(settings, chart)
-    except VllmctlError as e:
-        checks.append(Check("chart", False, str(e)))
+    checks = [_chart_check(settings)]
+    settings = _settings_for_chart(settings)
     try:
         loaded = models_wf.load(settings)
         enabled = [m for m in loaded.models if m.enabled]
         checks.append(Check("models file", True, f"{settings.models_file}: {len(enabled)} enabled models"))
     except VllmctlError as e:
-        checks.append(Check("models file", False, str(e)))
+        checks.append(_failed("models file", e))
     try:
         helm = Helm(None)
         checks.append(Check("helm", True, f"{helm.run(helm.version())} ({helm.executable})"))
     except VllmctlError as e:
-        checks.append(Check("helm", False, str(e)))
+        checks.append(_failed("helm", e))
     try:
         cluster = connect(settings.kube_context, check=False)
         checks.append(Check("cluster", True, f"Kubernetes {server_version(cluster)} at {cluster.describe()}"))
     except VllmctlError as e:
-        checks.append(Check("cluster", False, str(e)))
+        checks.append(_failed("cluster", e))
     checks.append(_vault_check(settings))
     return checks
 
 
-def _vault_check(settings: Settings) -> Check:
-    if not settings.vault_addr:
-        return Check("vault", True, "VAULT_ADDR not set: secrets go into plain Kubernetes Secrets")
-    try:
-        from vllmctl.adapters import vault
+def _settings_for_chart(settings: Settings) -> Settings:
+    from vllmctl.adapters import chart_source
+    from vllmctl.errors import VllmctlError
 
-        health = getattr(vault, "health", None)
-        if health is None:
-            return Check("vault", True, f"VAULT_ADDR={settings.vault_addr} (not probed)")
-        return Check("vault", True, f"{settings.vault_addr}: {health(settings.vault_addr)}")
-    except Exception as e:  # noqa: BLE001 - report, do not stop the other checks
-        return Check("vault", False, f"{settings.vault_addr}: {e}")
+    try:
+        return chart_source.settings_for(settings, chart_source.resolve(settings))
+    except VllmctlError:
+        return settings  # the chart check reports it
+
+
+def _chart_check(settings: Settings) -> Check:
+    from vllmctl.adapters import chart_source
+    from vllmctl.errors import VllmctlError
+
+    try:
+        chart = chart_source.resolve(settings)
+        if chart.local:
+            return Check("chart", True, chart.describe())
+        if not chart.repo:
+            return Check("chart", True, f"{chart.describe()}: not fetched (helm pulls oci:// charts at install)",
+                         checked=False)
+        chart_source.check_listed(chart)
+        return Check("chart", True, f"{chart.describe()}: listed in the repository's index")
+    except VllmctlError as e:
+        return _failed("chart", e)
+
+
+def _vault_check(settings: Settings) -> Check:
+    from vllmctl.errors import VllmctlError
+
+    if not settings.vault_addr:
+        return Check("vault", True, "VAULT_ADDR not set: secrets go into plain Kubernetes Secrets", checked=False)
+    from vllmctl.adapters import vault
+    from vllmctl.core.secret_layout import HF_TOKEN
+
+    token = vault.token_from_environment()
+    try:
+        client = vault.Vault(settings.vault_addr, token or "", settings.vault_mount)
+        return Check("vault", True, client.probe(with_token=bool(token), path=HF_TOKEN.vault_path))
+    except VllmctlError as e:
+        return _failed("vault", e)
 
 
 # ---------------------------------------------------------------------- helm repository entry
