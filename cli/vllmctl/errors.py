@@ -29,6 +29,11 @@ class InvalidInput(VllmctlError):
     exit_code = INVALID
 
 
+class NotInstalled(InvalidInput):
+    """The release (or the part of it a command needs) is not in the namespace. Exit 2 for every
+    command, as for a wrong setting: the fix is --release / --namespace / --context, or an install."""
+
+
 class MissingAnswer(InvalidInput):
     """A value that would be prompted for on a TTY is missing in non-interactive mode."""
 

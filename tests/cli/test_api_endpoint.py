@@ -14,7 +14,7 @@ pytestmark = pytest.mark.real
 def test_no_router_service_is_one_clear_line(kube_env, namespace, tmp_path):
     r = run_cli("list-api-models", env={**kube_env.env(), "VLLM_NAMESPACE": namespace, "VLLM_RELEASE": "demo",
                                         "VLLM_API_KEY": "k", "HOME": str(tmp_path)})
-    assert r.code == 1, r.output
+    assert r.code == 2, r.output  # a missing release is exit 2 everywhere
     assert "demo-router-service" in r.stderr and namespace in r.stderr
     assert "pass --url / VLLM_URL instead." in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

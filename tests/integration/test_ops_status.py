@@ -77,7 +77,7 @@ def test_port_forward_resolves_router_pod(installed, kube_env, namespace):
 
 def test_status_without_release(tmp_path, cli, kube_env, namespace):
     r = cli("status")
-    assert r.code == 1 and "vllmctl install" in r.stderr
+    assert r.code == 2 and "vllmctl install" in r.stderr
 
 
 def test_create_and_delete_namespace(cli, kube_env, namespace):

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from vllmctl.adapters import kube
 from vllmctl.adapters.kube_client import Cluster
-from vllmctl.errors import InvalidInput, OperationFailed
+from vllmctl.errors import InvalidInput, NotInstalled, OperationFailed
 
 
 def _ready(pod: dict) -> bool:
@@ -45,8 +45,8 @@ def resolve_target(cluster: Cluster, namespace: str, service_or_pod: str, remote
         raise InvalidInput(f"cannot port-forward to {service_or_pod!r}: give service/NAME or pod/NAME.")
     service = kube.read_service(cluster, namespace, name)
     if service is None:
-        raise OperationFailed(f"no Service {name!r} in namespace {namespace!r} on {cluster.describe()}.",
-                              hint="Is the stack installed? Run `vllmctl status`.")
+        raise NotInstalled(f"no Service {name!r} in namespace {namespace!r} on {cluster.describe()}.",
+                           hint="Is the stack installed? Run `vllmctl status`.")
     spec = service.get("spec") or {}
     port = next((p for p in spec.get("ports") or [] if p.get("port") == remote_port), None)
     if port is None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from vllmctl.core.rollout import pod_state, selects
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput, OperationFailed
+from vllmctl.errors import NotInstalled, OperationFailed
 from vllmctl.workflows.deploy import endpoint_of, router_deployment
 from vllmctl.workflows.ports import KubeObjects
 
@@ -65,8 +65,8 @@ def status(settings: Settings, kube: KubeObjects | None = None) -> list[dict]:
     kube = kube or connect(settings)
     loads = workloads(kube, settings)
     if not loads:
-        raise OperationFailed(f"nothing of release {settings.release!r} runs in namespace {settings.namespace!r} "
-                              f"on {kube.describe()}.", hint="Install it with `vllmctl install`.")
+        raise NotInstalled(f"nothing of release {settings.release!r} runs in namespace {settings.namespace!r} "
+                           f"on {kube.describe()}.", hint="Install it with `vllmctl install`.")
     pods = kube.list_pods(settings.namespace)
     rows = []
     for w in loads:
@@ -118,8 +118,8 @@ def endpoints(settings: Settings, kube: KubeObjects | None = None) -> dict:
             "port_forward": "vllmctl port-forward [PORT]  ->  http://127.0.0.1:PORT/v1",
         }
     if result["router"] is None and not engines:
-        raise OperationFailed(f"no Services of release {settings.release!r} in namespace {settings.namespace!r}.",
-                              hint="Install it with `vllmctl install`.")
+        raise NotInstalled(f"no Services of release {settings.release!r} in namespace {settings.namespace!r}.",
+                           hint="Install it with `vllmctl install`.")
     return result
 
 
@@ -127,7 +127,8 @@ def model_pods(kube: KubeObjects, settings: Settings, model: str) -> list[str]:
     loads = {w.model: w for w in workloads(kube, settings)}
     if model not in loads:
         names = ", ".join(m for m in loads if m != "router") or "none"
-        raise InvalidInput(f"no model {model!r} deployed in namespace {settings.namespace!r} (deployed: {names}).")
+        raise NotInstalled(f"no model {model!r} of release {settings.release!r} deployed in namespace "
+                           f"{settings.namespace!r} (deployed: {names}).")
     selector = (loads[model].deployment.get("spec") or {}).get("selector") or {}
     pods = [p for p in kube.list_pods(settings.namespace)
             if selects(selector, p["metadata"].get("labels") or {}) and (p.get("spec") or {}).get("nodeName")]
