@@ -14,11 +14,18 @@ from functools import cache
 from typing import Any
 
 _quiet = False
+_json_output = False  # --output json was asked for
+_json_emitted = False  # a JSON document is already on stdout
 
 
 def set_quiet(quiet: bool) -> None:
     global _quiet
     _quiet = quiet
+
+
+def set_json_output(wanted: bool) -> None:
+    global _json_output
+    _json_output = wanted
 
 
 @cache
@@ -60,7 +67,16 @@ def data(text: str) -> None:
 
 
 def emit_json(obj: Any) -> None:
+    global _json_emitted
     data(json.dumps(obj, indent=2, sort_keys=False, default=str))
+    _json_emitted = True
+
+
+def json_failure(message: str, exit_code: int) -> None:
+    """With --output json, a failure is a JSON document on stdout too (unless the command wrote its own),
+    so `... -o json | jq` never reads an empty stream."""
+    if _json_output and not _json_emitted:
+        emit_json({"ok": False, "error": message, "exit_code": exit_code})
 
 
 GAP = "   "  # kubectl's; two spaces when the table has to fold

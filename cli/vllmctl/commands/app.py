@@ -42,6 +42,7 @@ class Root(TyperGroup):
             if _debug:
                 raise
             console.error(str(e))
+            console.json_failure(str(e), e.exit_code)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             console.error("interrupted.")
@@ -52,8 +53,10 @@ class Root(TyperGroup):
             if _debug:
                 raise
             # Not a failure the code foresaw (those are VllmctlError): a bug, never "unreachable".
-            console.error(f"internal error: {type(e).__name__}: {e}; this is a bug in vllmctl: "
-                          "run with --debug for the traceback and report it.")
+            message = (f"internal error: {type(e).__name__}: {e}; this is a bug in vllmctl: "
+                       "run with --debug for the traceback and report it.")
+            console.error(message)
+            console.json_failure(message, errors.FAILED)
             ctx.exit(errors.FAILED)
 
 

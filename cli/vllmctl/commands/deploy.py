@@ -42,7 +42,8 @@ StuckAfterOpt = Annotated[
 StrategyOpt = Annotated[
     str | None,
     typer.Option("--update-strategy", envvar="VLLM_UPDATE_STRATEGY",
-                 help="RollingUpdate or Recreate (needs no spare GPUs) [default: RollingUpdate]"),
+                 help="RollingUpdate or Recreate (needs no spare GPUs) [default: the deployed release's, "
+                 "else RollingUpdate]"),
 ]
 DetailedOpt = Annotated[
     bool, typer.Option("--detailed-exit-code", help="exit 5 when there was nothing to change")
@@ -105,7 +106,9 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
         mode=mode, atomic=atomic if atomic is not None else not interactive(yes), wait=wait, dry_run=dry_run,
         skip_preflight=skip_preflight, yes=yes, api_key=api_key, prompt=hidden_prompt(yes), on_progress=progress,
         on_step=(lambda text: console.info(f"→ {text}")) if output is Output.text else None,
-        recreate=recreate, confirm=lambda question: confirm(question, yes=yes),
+        recreate=recreate, confirm=lambda question: confirm(question, yes=yes), update_strategy=update_strategy,
+        # before the wait, so a warning that explains a failure is on screen while it happens
+        on_findings=_print_findings if output is Output.text else None,
     )
     try:
         result = wf.deploy(settings, opts)
@@ -125,7 +128,6 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
     else:
         for w in result.warnings:
             console.warn(w)
-        _print_findings(result.findings)
         for note in result.notes:
             console.info(note)
         _report(result)
@@ -206,7 +208,7 @@ upgrade = _deploy_command(
 def diff(
     models_file: ModelsFileOpt = None, namespace: NamespaceOpt = None, release: ReleaseOpt = None,
     chart_version: ChartVersionOpt = None, chart: ChartOpt = None, context: ContextOpt = None,
-    api_key: ApiKeyOpt = None,
+    api_key: ApiKeyOpt = None, update_strategy: StrategyOpt = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when there are changes (for CI)")] = False,
     output: OutputOpt = Output.text,
 ) -> int:
@@ -214,8 +216,9 @@ def diff(
     from vllmctl.workflows import deploy as wf
 
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
-                             chart_version=chart_version, chart=chart, kube_context=context)
-    result = wf.diff(settings, api_key)
+                             chart_version=chart_version, chart=chart, kube_context=context,
+                             update_strategy=update_strategy)
+    result = wf.diff(settings, api_key, update_strategy)
     plan = result.plan
     if output is Output.json:
         console.emit_json({**(plan.as_dict() if plan else {"changed": False, "changes": []}),
@@ -273,7 +276,7 @@ def preflight(
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
                              chart_version=chart_version, chart=chart, kube_context=context,
                              update_strategy=update_strategy)
-    findings = wf.preflight(settings)
+    findings = wf.preflight(settings, update_strategy)
     failure = wf.preflight_failure(findings)
     if output is Output.json:
         console.emit_json({"ok": failure is None, "findings": [f.as_dict() for f in findings]})

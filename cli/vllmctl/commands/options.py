@@ -13,7 +13,17 @@ class Output(StrEnum):
     json = "json"
 
 
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text for people, json for machines")]
+def _remember_output(value: Output) -> Output:
+    # So a failure, too, prints a JSON document on stdout (commands/app.py) when json was asked for.
+    from vllmctl import console
+
+    console.set_json_output(value is Output.json)
+    return value
+
+
+OutputOpt = Annotated[
+    Output, typer.Option("--output", "-o", help="text for people, json for machines", callback=_remember_output)
+]
 ModelsFileOpt = Annotated[
     str | None,
     typer.Option("--models-file", "-f", envvar="VLLM_MODELS_FILE", help="the models file [default: models.yaml]"),

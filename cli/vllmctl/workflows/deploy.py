@@ -42,6 +42,9 @@ class DeployOptions:
     on_step: Callable[[str], None] | None = None
     recreate: bool = False  # delete and recreate the objects the API server refuses to patch
     confirm: Callable[[str], bool] | None = None  # asks (TTY) or answers --yes; raises without either
+    # None: keep what the deployed release does (a first install: settings.update_strategy)
+    update_strategy: str | None = None
+    on_findings: Callable[[list], None] | None = None  # preflight's warnings, shown before the wait
 
 
 @dataclass
@@ -257,7 +260,9 @@ def _check_release(run: _Run) -> None:
     if run.opts.mode == "upgrade" and current is None:
         raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {run.ctx.cluster.describe()}: "
                            "run `vllmctl install` first.")
-    run.ctx.settings = _with_api_key_choice(s, run.opts.api_key, run.deployed_values if current else None)
+    deployed = run.deployed_values if current else None
+    run.ctx.settings = _with_strategy_choice(_with_api_key_choice(s, run.opts.api_key, deployed),
+                                             run.opts.update_strategy, deployed)
 
 
 def _preflight(run: _Run) -> None:
@@ -265,6 +270,8 @@ def _preflight(run: _Run) -> None:
         return
     run.step("checking the cluster (preflight)")
     run.result.findings = check_facts(run.s, run.facts, run.enabled, run.deployed_values)
+    if run.opts.on_findings:
+        run.opts.on_findings(run.result.findings)
     failure = preflight_failure(run.result.findings)
     if failure:
         raise failure
@@ -429,11 +436,22 @@ def _watch(run: _Run) -> None:
     if outcome.ok:
         return
     reason = outcome.reason.rstrip(".")
+    surge = _surge_hint(run, reason)
     if run.opts.atomic:
-        raise RolloutFailed(f"rollout failed: {reason}; {_undo(run)}.")
-    raise RolloutFailed(f"rollout failed: {reason}.",
-                        hint=f"Fix it and upgrade again, or `vllmctl rollback` to revision {current.revision}."
-                        if current else "Fix it and install again, or `vllmctl uninstall`.")
+        raise RolloutFailed(f"rollout failed: {reason}; {_undo(run)}.", hint=surge)
+    fix = (f"Fix it and upgrade again, or `vllmctl rollback` to revision {current.revision}."
+           if current else "Fix it and install again, or `vllmctl uninstall`.")
+    raise RolloutFailed(f"rollout failed: {reason}.", hint=f"{surge} {fix}" if surge else fix)
+
+
+def _surge_hint(run: _Run, reason: str) -> str | None:
+    """Pods short of GPUs during a rolling update: the way out is Recreate (preflight's warning again)."""
+    if "nvidia.com/gpu" not in reason or run.s.update_strategy != "RollingUpdate" or run.current is None:
+        return None
+    warned = next((f.message for f in run.result.findings if f.rule == "gpu-surge"), None)
+    return (f"Preflight warned: {warned}." if warned else
+            "A rolling update starts new pods before the old ones stop, so it needs spare GPUs: upgrade with "
+            "--update-strategy Recreate (VLLM_UPDATE_STRATEGY=Recreate) to stop old pods first.")
 
 
 def _with_api_key_choice(s: Settings, asked: bool | None, deployed_values: dict | None) -> Settings:
@@ -444,6 +462,17 @@ def _with_api_key_choice(s: Settings, asked: bool | None, deployed_values: dict 
     if asked is None and deployed_values is not None:
         asked = bool((deployed_values.get("servingEngineSpec") or {}).get("vllmApiKey"))
     return s if asked is None else dataclasses.replace(s, api_key_enabled=asked)
+
+
+def _with_strategy_choice(s: Settings, asked: str | None, deployed_values: dict | None) -> Settings:
+    """--update-strategy (or VLLM_UPDATE_STRATEGY) when given; else what the deployed release does, so
+    a Recreate stays in force for later diff and upgrade; else the settings' default."""
+    import dataclasses
+
+    if asked is None and deployed_values is not None:
+        strategy = ((deployed_values.get("servingEngineSpec") or {}).get("strategy") or {}).get("type")
+        asked = "Recreate" if strategy == "Recreate" else "RollingUpdate"
+    return s if asked is None else dataclasses.replace(s, update_strategy=asked)
 
 
 def _offline_hf_models(models, deployed_values: dict | None) -> frozenset[str]:
@@ -514,12 +543,13 @@ def _delete_new_secrets(run: _Run) -> list[str]:
 
 
 # ---------------------------------------------------------------------- diff
-def diff(settings: Settings, api_key: bool | None = None) -> DeployResult:
-    return deploy(settings, DeployOptions(mode="diff", dry_run=True, skip_preflight=True, api_key=api_key))
+def diff(settings: Settings, api_key: bool | None = None, update_strategy: str | None = None) -> DeployResult:
+    return deploy(settings, DeployOptions(mode="diff", dry_run=True, skip_preflight=True, api_key=api_key,
+                                          update_strategy=update_strategy))
 
 
 # ---------------------------------------------------------------------- preflight
-def preflight(settings: Settings) -> list[preflight_core.Finding]:
+def preflight(settings: Settings, update_strategy: str | None = None) -> list[preflight_core.Finding]:
     chart = chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
     loaded = models_wf.load(settings)
@@ -528,6 +558,7 @@ def preflight(settings: Settings) -> list[preflight_core.Finding]:
     current = ctx.helm.run(ctx.helm.latest(s.release, s.namespace))
     values = ctx.helm.run(ctx.helm.values(s.release, s.namespace)) if current and not current.pending else None
     facts = kube.cluster_facts(ctx.cluster, s.release, s.namespace)
+    s = _with_strategy_choice(s, update_strategy, values)
     findings = check_facts(s, facts, [m for m in loaded.models if m.enabled], values)
     from vllmctl.workflows import fit as fit_wf  # model facts: the cache, else the Hub
 
