@@ -66,6 +66,24 @@ def data(text: str) -> None:
     sys.stdout.flush()
 
 
+_DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
+
+
+def diff(text: str) -> None:
+    """A unified diff on stdout: coloured on a terminal (never with NO_COLOR, TERM=dumb or a pipe)."""
+    import os
+
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        data(text)
+        return
+    from rich.text import Text
+
+    out = _console(False)
+    for line in text.splitlines():
+        style = next((style for prefix, style in _DIFF_STYLES if line.startswith(prefix)), "")
+        out.print(Text(line, style=style))
+
+
 def emit_json(obj: Any) -> None:
     global _json_emitted
     data(json.dumps(obj, indent=2, sort_keys=False, default=str))

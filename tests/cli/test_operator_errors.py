@@ -53,3 +53,13 @@ def test_errors_name_the_flag_as_typed(tmp_path, args, env, named):
     assert r.code == 2, r.output
     line = one_line(r.stderr)
     assert named in line and "--helm-timeout" not in line and "--kube-context" not in line
+
+
+def test_set_hf_token_warns_about_a_value_that_is_no_token_when_the_hub_cannot_be_asked(tmp_path):
+    closed = "http://127.0.0.1:9"
+    for args, env in [(["--no-verify"], {}), ([], {"HF_ENDPOINT": closed})]:
+        r = run_cli("set-hf-token", "--stdin", *args, cwd=tmp_path, input="ghp_notatoken123\n",
+                    env={"HOME": str(tmp_path), "VAULT_ADDR": closed, "VAULT_TOKEN": "t", **env})
+        assert "warning: the value does not start with hf_" in r.stderr, r.stderr
+        assert "ghp_notatoken123" not in r.output  # never echoed
+        assert r.code == 2 and "no Kubernetes credentials" in r.stderr  # warned first, then refused

@@ -59,3 +59,13 @@ def test_vault_token_sources(monkeypatch, tmp_path):
     assert sv.vault_token(lambda q: "typed") == "typed"
     with pytest.raises(MissingAnswer, match="VAULT_TOKEN"):
         sv.vault_token(None)
+
+
+def test_a_value_that_is_no_hf_token_is_named_without_being_quoted():
+    from vllmctl.core.hf_policy import token_shape_problem
+
+    assert token_shape_problem("hf_" + "a1B2" * 8 + "cD") is None
+    for value, why in [("ghp_" + "x" * 36, "does not start with hf_"), ("hf_short", "has 8 characters"),
+                       ("hf_" + "a" * 34 + "\n", "spaces or line breaks"), ("my token", "spaces")]:
+        problem = token_shape_problem(value)
+        assert problem and why in problem and value.strip() not in problem

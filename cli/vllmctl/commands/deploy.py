@@ -176,7 +176,7 @@ def _print_plan(plan) -> None:
     if plan is None:
         return
     for change in plan.changes:
-        console.data(change.diff if change.diff.endswith("\n") else change.diff + "\n")
+        console.diff(change.diff if change.diff.endswith("\n") else change.diff + "\n")
 
 
 def _deploy_command(mode: str, doc: str):
@@ -300,6 +300,11 @@ def uninstall(
     from vllmctl.workflows import deploy as wf
 
     settings = settings_from(namespace=namespace, release=release, kube_context=context, helm_timeout=timeout)
+    # On a terminal a person confirms; scripts and CI (no TTY, CI=true, --yes) are not asked.
+    if interactive(yes) and not confirm(f"Uninstall release {settings.release} from namespace {settings.namespace} "
+                                        "(its pods and secrets; model caches are kept)?", yes=yes):
+        console.info("Cancelled; nothing changed.")
+        return
 
     def confirm_delete(names: list[str]) -> bool:
         return confirm(f"Delete the model cache volumes {', '.join(names)} (downloaded models are lost)?",

@@ -61,18 +61,27 @@ def _layout(kind: str):
     return HF_TOKEN if kind == "hf-token" else API_KEY
 
 
-def _verify_token(value: str) -> None:
-    """An invalid token is refused before it is stored; an unreachable Hub is only a warning."""
-    from vllmctl.adapters.hf import HubClient
-    from vllmctl.workflows.secrets import verify_hf_token
+def _verify_token(value: str, verify: bool) -> None:
+    """An invalid token is refused before it is stored; when the Hub cannot be asked (unreachable,
+    or --no-verify) a value that does not look like a token is a warning, and it is stored anyway."""
+    from vllmctl.core.hf_policy import token_shape_problem
 
-    warnings: list[str] = []
-    with HubClient() as hub:
-        user = verify_hf_token(hub, value, set(), warnings)
-    for line in warnings:
-        console.warn(line)
+    user = None
+    if verify:
+        from vllmctl.adapters.hf import HubClient
+        from vllmctl.workflows.secrets import verify_hf_token
+
+        warnings: list[str] = []
+        with HubClient() as hub:
+            user = verify_hf_token(hub, value, set(), warnings)
+        for line in warnings:
+            console.warn(line)
     if user:
         console.info(f"Hugging Face token of user {user}.")
+        return
+    problem = token_shape_problem(value)
+    if problem:
+        console.warn(f"{problem}: check it is the token itself (https://huggingface.co/settings/tokens).")
 
 
 def set_hf_token(
@@ -99,8 +108,7 @@ def set_hf_token(
         HF_TOKEN, sctx.prompt, "Hugging Face token (input hidden)")
     if value is None:
         raise MissingAnswer(f"no {HF_TOKEN.title} given: pipe it with --stdin or set {HF_TOKEN.env_var}.")
-    if verify:
-        _verify_token(value)
+    _verify_token(value, verify)
     _report(wf.set_secret(sctx, HF_TOKEN, value), HF_TOKEN, output)
 
 
