@@ -16,8 +16,9 @@ from tests.integration.deploy_helpers import model, vllmctl, write_models
 
 @pytest.fixture
 def chart_repo():
-    """A Helm repository index on 127.0.0.1 listing vllm-stack 0.1.8 only."""
-    index = b"apiVersion: v1\nentries:\n  vllm-stack:\n  - name: vllm-stack\n    version: 0.1.8\n"
+    """A Helm repository index on 127.0.0.1 listing vllm-stack 0.1.8 and 0.1.12 (the default) only."""
+    index = (b"apiVersion: v1\nentries:\n  vllm-stack:\n  - name: vllm-stack\n    version: 0.1.8\n"
+             b"  - name: vllm-stack\n    version: 0.1.12\n")
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
