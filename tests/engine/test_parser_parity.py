@@ -113,7 +113,8 @@ def test_deep_check_catches_model_dependent_errors(vllm_python, tmp_path):
     assert by["tp3"].status == "failed" and "divisible by tensor parallel size (3)" in by["tp3"].message
     assert by["too-long"].status == "failed" and "max_model_len" in by["too-long"].message
     assert by["gmu"].status == "failed" and "gpu_memory_utilization" in by["gmu"].message
-    assert all(r.seconds is not None and r.seconds < 30 for r in report.results)
+    # each model is timed; no absolute bound: a loaded 2-core CI machine stretches the engine start-up
+    assert all(r.seconds is not None and 0 < r.seconds < 600 for r in report.results)
 
 
 def test_deep_check_without_vllm_reports_why(tmp_path):
