@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 
 import typer
 from click.exceptions import Abort, ClickException, Exit, UsageError
@@ -137,20 +138,25 @@ def hoist_global_flags(args: list[str]) -> list[str]:
 
 
 def load_dotenv_file(path: str = ".env.local") -> None:
-    """Settings from .env.local (as `just` loads it), never overriding the real environment."""
-    from vllmctl.core.settings import parse_dotenv
+    """Settings from .env.local (as `just` loads it), never overriding the real environment;
+    InvalidFile (exit 2) when just would refuse the file too."""
+    from vllmctl.core.dotenv import parse_dotenv
+    from vllmctl.core.input_file import read_source
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            values = parse_dotenv(handle.read())
-    except (FileNotFoundError, IsADirectoryError):
+        source = read_source(Path(path), file=path)
+    except FileNotFoundError:
         return
-    for key, value in values.items():
+    for key, value in parse_dotenv(source, os.environ).items():
         os.environ.setdefault(key, value)
 
 
 def main(argv: list[str] | None = None) -> int:
-    load_dotenv_file()
+    try:
+        load_dotenv_file()
+    except errors.VllmctlError as e:
+        console.error(str(e))
+        return e.exit_code
     app = build_app()
     args = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
@@ -161,9 +167,26 @@ def main(argv: list[str] | None = None) -> int:
         console.error("aborted.")
         return errors.INTERRUPTED
     except ClickException as e:
-        e.show()
+        if isinstance(e, UsageError) and _handles_secrets(e.ctx):
+            _show_redacted(e)
+        else:
+            e.show()
         return errors.INVALID if isinstance(e, UsageError) else e.exit_code
     return result if isinstance(result, int) else 0
+
+
+def _handles_secrets(ctx) -> bool:
+    """A command of commands/secrets.py: any word on its command line may be the secret itself."""
+    callback = getattr(getattr(ctx, "command", None), "callback", None)
+    return getattr(callback, "__module__", "") == "vllmctl.commands.secrets"
+
+
+def _show_redacted(e: UsageError) -> None:
+    """click's usage error without the offending words (click would echo `get-api-key sk-...`)."""
+    name = e.ctx.command_path
+    console.error(f"`{name}`: an argument or option it does not take, or a value it refuses (not repeated "
+                  "here: it may be a secret). Secrets go on stdin (--stdin) or in the environment; "
+                  f"see `{name} --help`.")
 
 
 def run() -> None:

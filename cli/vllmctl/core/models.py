@@ -8,8 +8,9 @@ import re
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
+from vllmctl.core import kube_names
 from vllmctl.core.engine_flags import (
     EXTRA_ARGS,
     Parallelism,
@@ -19,6 +20,7 @@ from vllmctl.core.engine_flags import (
     secret_flags,
 )
 from vllmctl.core.model_defaults import DEFAULTS
+from vllmctl.core.problems import shown
 from vllmctl.core.quantity import QuantityError, bytes_quantity, parse_quantity
 
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
@@ -48,10 +50,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _kube(check, value):
+    """A core.kube_names check as a validator: the value, or ValueError with the reason."""
+    reason = check(value)
+    if reason:
+        raise ValueError(reason)
+    return value
+
+
 class MatchExpression(_Strict):
     key: StrictStr
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
     values: list[StrictStr] = []
+
+    _key = field_validator("key")(lambda v: _kube(kube_names.qualified_name, v))
+    _values = field_validator("values")(lambda v: [_kube(kube_names.label_value, x) for x in v])
+
+    @model_validator(mode="after")
+    def _operator_values(self):
+        # the API server's rules for node selector requirements
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"operator {self.operator} needs at least one entry in values")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"operator {self.operator} takes no values; delete them")
+        if self.operator in ("Gt", "Lt") and (len(self.values) != 1 or not self.values[0].lstrip("-").isdigit()):
+            raise ValueError(f"operator {self.operator} needs exactly one value, a whole number")
+        return self
 
 
 class NodeSelectorTerm(_Strict):
@@ -64,6 +88,28 @@ class Toleration(_Strict):
     value: StrictStr | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     tolerationSeconds: StrictInt | None = None
+
+    _key = field_validator("key")(lambda v: v and _kube(kube_names.qualified_name, v))
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, v, info):
+        if v and info.data.get("operator") == "Exists":
+            raise ValueError("operator Exists matches any value: delete value (or use operator Equal)")
+        return v and _kube(kube_names.label_value, v)
+
+    @field_validator("tolerationSeconds")
+    @classmethod
+    def _seconds(cls, v, info):
+        if v is not None and info.data.get("effect") != "NoExecute":
+            raise ValueError("tolerationSeconds applies only to effect NoExecute; set that effect or delete it")
+        return v
+
+    @model_validator(mode="after")
+    def _empty_key(self):
+        if not self.key and self.operator != "Exists":
+            raise ValueError("a toleration without a key must use operator Exists (it then tolerates every taint)")
+        return self
 
 
 class VllmConfig(_Strict):
@@ -102,10 +148,10 @@ class ModelEntry(_Strict):
     name: StrictStr
     modelURL: StrictStr
     enabled: StrictBool = DEFAULTS["enabled"]
-    replicaCount: StrictInt = Field(default=DEFAULTS["replicaCount"], ge=0)
-    requestCPU: StrictInt = Field(default=DEFAULTS["requestCPU"], ge=1)
+    replicaCount: StrictInt = Field(default=DEFAULTS["replicaCount"], ge=0, le=kube_names.INT32_MAX)
+    requestCPU: StrictInt = Field(default=DEFAULTS["requestCPU"], ge=1, le=kube_names.INT32_MAX)
     requestMemory: Size = DEFAULTS["requestMemory"]
-    requestGPU: StrictInt = Field(default=DEFAULTS["requestGPU"], ge=0)
+    requestGPU: StrictInt = Field(default=DEFAULTS["requestGPU"], ge=0, le=kube_names.INT32_MAX)
     limitMemory: Size | None = None
     pvcStorage: Size = DEFAULTS["pvcStorage"]
     pvcAccessMode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] | None = None
@@ -126,12 +172,20 @@ class ModelEntry(_Strict):
     # spelling: checked against the pinned chart's interface (core.overlay), merged after rendering.
     modelSpec: dict[str, object] | None = None
 
+    _storage_class = field_validator("storageClass")(lambda v: v and _kube(kube_names.dns_subdomain, v))
+    _priority_class = field_validator("priorityClassName")(lambda v: _kube(kube_names.dns_subdomain, v))
+    _image = field_validator("image")(lambda v: _kube(kube_names.image_repository, v))
+    _tag = field_validator("tag")(lambda v: v and _kube(kube_names.image_tag, v))
+    _annotations = field_validator("podAnnotations")(
+        lambda v: {_kube(lambda k: kube_names.qualified_name(k, "annotation key"), k): x for k, x in v.items()}
+    )
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not NAME.match(v):
             raise ValueError(
-                f"{v!r} is not a valid model name: use lowercase letters, digits and '-', "
+                f"{shown(v)} is not a valid model name: use lowercase letters, digits and '-', "
                 "starting with a letter and ending with a letter or digit (it becomes part of Kubernetes names)"
             )
         return v
@@ -141,7 +195,7 @@ class ModelEntry(_Strict):
     def _hf_id(cls, v: str) -> str:
         if not HF_ID.match(v):
             raise ValueError(
-                f"{v!r} is not a Hugging Face model id of the form org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"
+                f"{shown(v)} is not a Hugging Face model id of the form org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct"
             )
         return v
 
@@ -161,7 +215,7 @@ class ModelEntry(_Strict):
     def _env(cls, v: dict) -> dict[str, str]:
         for key in v:
             if not ENV_NAME.match(key):
-                raise ValueError(f"{key!r} is not a valid environment variable name")
+                raise ValueError(f"{shown(key)} is not a valid environment variable name")
             if key in RESERVED_ENV:
                 raise ValueError(
                     f"{key} is set by vllmctl from a Secret; do not put it in env "

@@ -12,29 +12,14 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vllmctl.core import chart
-from vllmctl.core.gc_pause import gc_paused
+from vllmctl.core import chart, safe_yaml
+from vllmctl.core.input_file import SourceText, read_source
+from vllmctl.core.problems import InvalidFile, Problem, shown
 from vllmctl.errors import InvalidInput
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int  # 1-based
-    column: int  # 1-based
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
-
-
-class InvalidModels(InvalidInput):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class InvalidModels(InvalidFile):
+    """Problems in a models file."""
 
 
 @dataclass
@@ -43,87 +28,60 @@ class ModelsDocument:
     text: str
     root: object  # ruamel CommentedSeq, or None for an empty document
     entries: list = field(default_factory=list)
+    bom: bool = False  # the file starts with a UTF-8 byte-order mark, kept when it is rewritten
 
     def locate(self, loc: tuple, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at `loc`, or of the deepest existing parent."""
-        node, position = self.root, (0, 0)
-        for i, part in enumerate(loc):
-            lc = getattr(node, "lc", None)
-            if lc is None:
-                break
-            last = i == len(loc) - 1
-            if isinstance(part, int) and isinstance(node, list) and part < len(node):
-                position = lc.item(part)
-                node = node[part]
-            elif isinstance(part, str) and isinstance(node, dict) and part in node:
-                position = lc.key(part) if key and last else lc.value(part)
-                node = node[part]
-            else:
-                break
-        return position[0] + 1, position[1] + 1
+        return safe_yaml.locate(self.root, loc, key=key)
 
     def problem(self, loc: tuple, message: str, *, key: bool = False) -> Problem:
         line, column = self.locate(loc, key=key)
         return Problem(self.file, line, column, message)
 
+    @property
+    def newline(self) -> str:
+        return SourceText(self.file, self.text).newline
 
-def _yaml():
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    return yaml
-
-
-def _plain(node):
-    """ruamel's round-trip types as plain Python, so validation sees ordinary values."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, bool):
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
+    def for_writing(self, text: str) -> str:
+        """An edited text of this document as it goes back to disk (byte-order mark kept)."""
+        return SourceText(self.file, text, self.bom).for_writing(text)
 
 
-def parse_document(text: str, file: str) -> ModelsDocument:
-    from ruamel.yaml.error import MarkedYAMLError
+def parse_document(text: str, file: str, *, bom: bool = False) -> ModelsDocument:
+    return parse_source(SourceText(file, text, bom))
 
+
+def parse_source(source: SourceText) -> ModelsDocument:
     try:
-        with gc_paused():
-            root = _yaml().load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = (e.problem or e.context or "invalid YAML").strip()
-        raise InvalidModels([Problem(file, line, col, f"invalid YAML: {what}; fix the syntax")]) from None
-    doc = ModelsDocument(file=file, text=text, root=root)
+        root = safe_yaml.parse(source)
+    except InvalidFile as e:
+        raise InvalidModels(e.problems) from None
+    doc = ModelsDocument(file=source.file, text=source.text, root=root, bom=source.bom)
     if root is None:
         return doc
     if not isinstance(root, list):
         raise InvalidModels(
-            [Problem(file, 1, 1, "the file must be a YAML list of models (entries starting with '- name: ...')")]
+            [Problem(source.file, 1, 1, "the file must be a YAML list of models (entries starting with '- name: ...')")]
         )
-    doc.entries = [_plain(entry) for entry in root]
+    budget = [safe_yaml.MAX_VALUES]
+    try:
+        doc.entries = [safe_yaml.plain(root, source.file, budget=budget, at=(i,)) for i in range(len(root))]
+    except InvalidFile as e:
+        raise InvalidModels(e.problems) from None
     return doc
 
 
 def load_document(path: Path) -> ModelsDocument:
+    """The models file at `path`, read and parsed within core.input_file's and core.safe_yaml's bounds."""
     try:
-        text = path.read_text(encoding="utf-8")
+        source = read_source(path)
     except FileNotFoundError:
         raise InvalidInput(
             f"{path} not found.", hint="Create it with `vllmctl add-model` or copy models.example.yaml."
         ) from None
-    except UnicodeDecodeError as e:
-        raise InvalidInput(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}).") from None
-    return parse_document(text, str(path))
+    except InvalidFile as e:
+        raise InvalidModels(e.problems) from None
+    return parse_source(source)
 
 
 def _did_you_mean(word: str, choices) -> str:
@@ -133,34 +91,76 @@ def _did_you_mean(word: str, choices) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+# pydantic names each member of a union in the error's location: ('env', 'A', 'str'), ...
+_UNION_MEMBERS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+
+
+def _label(loc: tuple) -> str:
+    """The key a message names: the last key, with the list positions after it (`extraArgs[0]`)."""
+    parts = list(loc)
+    index = ""
+    while parts and isinstance(parts[-1], int):
+        index = f"[{parts.pop()}]" + index
+    return (shown(str(parts[-1]), 40).strip("'") if parts else "entry") + index
+
+
 def _message(err: dict, fields_at) -> str:
     loc = err["loc"]
-    name = str(loc[-1]) if loc else "entry"
+    name = _label(loc)
     kind, value = err["type"], err.get("input")
+    got = shown(value)
     if kind == "missing":
         return f"missing required key '{name}'"
     if kind == "extra_forbidden":
-        return f"unknown key '{name}'{_did_you_mean(name, fields_at(loc[:-1]))}"
+        return f"unknown key '{name}'{_did_you_mean(str(loc[-1]), fields_at(loc[:-1]))}"
+    if value is None and kind not in ("value_error",):
+        return f"'{name}' is empty (null): give it a value, or delete it"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         hint = "; remove the quotes" if isinstance(value, str) and value.strip().isdigit() else ""
-        return f"'{name}' must be a whole number, got {value!r}{hint}"
+        return f"'{name}' must be a whole number, got {got}{hint}"
     if kind in ("bool_type", "bool_parsing"):
-        return f"'{name}' must be true or false, got {value!r}"
+        return f"'{name}' must be true or false, got {got}"
     if kind in ("string_type", "string_sub_type"):
-        return f"'{name}' must be a string, got {value!r}; quote it"
+        return f"'{name}' must be a string, got {got}; quote it"
     if kind in ("float_type", "float_parsing"):
-        return f"'{name}' must be a number, got {value!r}"
+        return f"'{name}' must be a number, got {got}"
     if kind == "greater_than_equal":
-        return f"'{name}' must be at least {err['ctx']['ge']}, got {value!r}"
+        return f"'{name}' must be at least {err['ctx']['ge']}, got {got}"
+    if kind == "less_than_equal":
+        return f"'{name}' must be at most {err['ctx']['le']} (what Kubernetes stores), got {got}"
     if kind == "literal_error":
-        return f"'{name}' must be one of {err['ctx']['expected']}; got {value!r}"
+        return f"'{name}' must be one of {err['ctx']['expected']}; got {got}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"'{name}' must be a mapping of keys to values, got {value!r}"
+        return f"'{name}' must be a mapping of keys to values, got {got}"
     if kind == "list_type":
-        return f"'{name}' must be a list, got {value!r}"
+        return f"'{name}' must be a list, got {got}"
     if kind == "value_error":
         return f"'{name}': {err['ctx']['error']}"
+    if kind == "union":
+        return f"'{name}' {err['msg']}"
     return f"'{name}': {err['msg']}"
+
+
+def _one_per_value(errors: list[dict]) -> list[dict]:
+    """One error per location: a union's members (str | int | ...) each fail for the same value;
+    the user sees one message naming what the value may be."""
+    grouped: dict[tuple, list[dict]] = {}
+    for err in errors:
+        loc = tuple(err["loc"])
+        if loc and loc[-1] in _UNION_MEMBERS:
+            loc = loc[:-1]
+        grouped.setdefault(loc, []).append({**err, "loc": loc, "member": err["loc"][-1]})
+    merged = []
+    for loc, group in grouped.items():
+        if len(group) == 1 or group[0].get("input") is None:
+            merged.append(group[0])
+            continue
+        kinds = [_UNION_MEMBERS[g["member"]] for g in group if g["member"] in _UNION_MEMBERS]
+        if "a number" in kinds and "a whole number" in kinds:
+            kinds.remove("a whole number")
+        merged.append({"type": "union", "loc": loc, "input": group[0].get("input"),
+                       "msg": f"must be {', '.join(kinds[:-1])} or {kinds[-1]}, got {shown(group[0].get('input'))}"})
+    return merged
 
 
 def _fields_at(loc: tuple) -> list[str]:
@@ -199,8 +199,10 @@ def validate_entry(raw: dict):
         return ModelEntry.model_validate(raw), []
     except ValidationError as e:
         return None, [
-            EntryError(tuple(err["loc"]), _message(err, _fields_at), err["type"] == "extra_forbidden")
-            for err in e.errors()
+            # an unknown key, or a key without a value (null): the key is where the problem is
+            EntryError(tuple(err["loc"]), _message(err, _fields_at),
+                       err["type"] == "extra_forbidden" or err.get("input") is None)
+            for err in _one_per_value(e.errors())
         ]
 
 
@@ -260,7 +262,7 @@ def _entry_style(doc: ModelsDocument) -> tuple[int, int]:
 
 
 def entry_text(entry: dict, dash_col: int = 0, offset: int = 2) -> str:
-    yaml = _yaml()
+    yaml = safe_yaml.round_trip_yaml()
     yaml.indent(mapping=offset, sequence=offset, offset=0)
     yaml.width = 4096
     buf = io.StringIO()
@@ -273,11 +275,11 @@ def append_entry(doc: ModelsDocument, entry: dict) -> str:
     """The document's text with `entry` appended as a new list item."""
     if doc.root is not None and getattr(doc.root, "fa", None) is not None and doc.root.fa.flow_style():
         raise InvalidInput(f"{doc.file} holds its list in flow style ([...]); rewrite it as a block list to edit it.")
-    text = doc.text
+    text, newline = doc.text, doc.newline  # a CRLF file stays CRLF
     if text and not text.endswith("\n"):
-        text += "\n"
-    separator = "\n" if text.strip() else ""
-    return text + separator + entry_text(entry, *_entry_style(doc))
+        text += newline
+    separator = newline if text.strip() else ""
+    return text + separator + entry_text(entry, *_entry_style(doc)).replace("\n", newline)
 
 
 def remove_entry(doc: ModelsDocument, index: int) -> str:

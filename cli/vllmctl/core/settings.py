@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vllmctl.core.chart import NEWEST as NEWEST_CHART
+from vllmctl.core import kube_names
+from vllmctl.core.problems import shown
 from vllmctl.errors import InvalidInput
 
 PINNED_VLLM_TAG = "v0.32.0"
@@ -67,14 +69,16 @@ class Settings:
     )
     argocd_project: str = _setting("VLLM_ARGOCD_PROJECT", "default", "Argo CD project of the Application", "dns")
     helm_timeout: str = _setting("VLLM_HELM_TIMEOUT", "30m", "how long helm waits for the rollout", "duration")
-    model_image: str = _setting("VLLM_MODEL_IMAGE", "vllm/vllm-openai", "engine image repository")
-    model_tag: str = _setting("VLLM_MODEL_TAG", PINNED_VLLM_TAG, "engine image tag (a pinned vLLM release)")
+    model_image: str = _setting("VLLM_MODEL_IMAGE", "vllm/vllm-openai", "engine image repository", "image")
+    model_tag: str = _setting("VLLM_MODEL_TAG", PINNED_VLLM_TAG, "engine image tag (a pinned vLLM release)", "tag")
     image_pull_policy: str = _setting(
         "VLLM_IMAGE_PULL_POLICY", "IfNotPresent", "image pull policy of the engines and the router", "choice",
         ("Always", "IfNotPresent", "Never"),
     )
-    storage_class: str = _setting("VLLM_STORAGE_CLASS", "", "StorageClass of the model caches ('' = default)")
-    runtime_class: str = _setting("VLLM_RUNTIME_CLASS", "nvidia", "RuntimeClass of engine pods ('' = none)")
+    storage_class: str = _setting(
+        "VLLM_STORAGE_CLASS", "", "StorageClass of the model caches ('' = default)", "name?"
+    )
+    runtime_class: str = _setting("VLLM_RUNTIME_CLASS", "nvidia", "RuntimeClass of engine pods ('' = none)", "name?")
     update_strategy: str = _setting(
         "VLLM_UPDATE_STRATEGY", "RollingUpdate",
         "engine update strategy; Recreate needs no spare GPUs during an upgrade", "choice",
@@ -94,8 +98,8 @@ class Settings:
         "VLLM_ROUTER_LIMIT_MEMORY", ROUTER_LIMIT_MEMORY, "router memory limit (below the chart's default: a warning)",
         "quantity",
     )
-    router_image: str = _setting("VLLM_ROUTER_IMAGE", ROUTER_IMAGE, "router image repository")
-    router_tag: str = _setting("VLLM_ROUTER_TAG", PINNED_ROUTER_TAG, "router image tag (a pinned router release)")
+    router_image: str = _setting("VLLM_ROUTER_IMAGE", ROUTER_IMAGE, "router image repository", "image?")
+    router_tag: str = _setting("VLLM_ROUTER_TAG", PINNED_ROUTER_TAG, "router image tag (a pinned router release)", "tag?")
     routing_logic: str = _setting(
         "VLLM_ROUTING_LOGIC", "roundrobin", "router routing logic", "choice",
         ("roundrobin", "session", "kvaware", "prefixaware", "disaggregated_prefill"),
@@ -110,15 +114,15 @@ class Settings:
     vault_addr: str = _setting("VAULT_ADDR", "", "Vault (or OpenBao) address")
     vault_mount: str = _setting("VLLM_VAULT_MOUNT", "secret", "KV v2 mount holding vllm/huggingface, vllm/api-key")
     secret_store: str = _setting(
-        "VLLM_SECRET_STORE", "vault-secret-store", "ClusterSecretStore the ExternalSecrets use"
+        "VLLM_SECRET_STORE", "vault-secret-store", "ClusterSecretStore the ExternalSecrets use", "name"
     )
     secret_timeout: str = _setting(
         "VLLM_SECRET_TIMEOUT", "60s", "how long to wait for an ExternalSecret to become Ready", "duration"
     )
     external_secrets_namespace: str = _setting(
-        "EXTERNAL_SECRETS_NAMESPACE", "external-secrets", "namespace of the External Secrets Operator"
+        "EXTERNAL_SECRETS_NAMESPACE", "external-secrets", "namespace of the External Secrets Operator", "dns"
     )
-    vault_namespace: str = _setting("K8S_VAULT_NAMESPACE", "vault", "namespace of an in-cluster Vault")
+    vault_namespace: str = _setting("K8S_VAULT_NAMESPACE", "vault", "namespace of an in-cluster Vault", "dns")
     kube_context: str = _setting("VLLM_KUBE_CONTEXT", "", "kubeconfig context ('' = current)")
     url: str = _setting("VLLM_URL", "", "OpenAI-compatible endpoint ('' = port-forward to the router)")
     gpu_memory: str = _setting("VLLM_GPU_MEMORY", "", "memory of one GPU, when nodes do not label it", "quantity")
@@ -163,14 +167,18 @@ def _convert(f: dataclasses.Field, raw, source: str):
             return True
         if value in _FALSE:
             return False
-        raise InvalidInput(f"{where} must be true or false, got {raw!r}.")
+        raise InvalidInput(f"{where} must be true or false, got {shown(raw)}.")
     if kind == "int":
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise InvalidInput(f"{where} must be a whole number, got {raw!r}.") from None
+            raise InvalidInput(f"{where} must be a whole number, got {shown(raw)}.") from None
         if value < 0:
-            raise InvalidInput(f"{where} must not be negative, got {raw!r}.")
+            raise InvalidInput(f"{where} must not be negative, got {shown(raw)}.")
+        if value > kube_names.INT32_MAX:
+            raise InvalidInput(
+                f"{where} must be at most {kube_names.INT32_MAX} (what Kubernetes stores), got {shown(raw)}."
+            )
         return value
     value = str(raw).strip()
     # Helm caps release names at 53 characters; namespaces and the like are DNS labels of 63.
@@ -178,18 +186,25 @@ def _convert(f: dataclasses.Field, raw, source: str):
     if kind in ("dns", "release") and (not _DNS_LABEL.match(value) or len(value) > limit):
         raise InvalidInput(
             f"{where} must be a DNS-1123 label of at most {limit} characters "
-            f"(lowercase letters, digits, '-'), got {raw!r}."
+            f"(lowercase letters, digits, '-'), got {shown(raw)}."
         )
     if kind == "duration" and not _DURATION.match(value):
-        raise InvalidInput(f"{where} must be a duration such as 30m, 1h or 90s, got {raw!r}.")
+        raise InvalidInput(f"{where} must be a duration such as 30m, 1h or 90s, got {shown(raw)}.")
     if kind == "quantity" and value and not _QUANTITY.match(value):
-        raise InvalidInput(f"{where} must be a Kubernetes quantity such as 100m, 256Mi or 80Gi, got {raw!r}.")
+        raise InvalidInput(f"{where} must be a Kubernetes quantity such as 100m, 256Mi or 80Gi, got {shown(raw)}.")
     if kind == "header" and value and not _HEADER.match(value):
-        raise InvalidInput(f"{where} must be an HTTP header name such as x-user-id, got {raw!r}.")
+        raise InvalidInput(f"{where} must be an HTTP header name such as x-user-id, got {shown(raw)}.")
+    checks = {"name": kube_names.dns_subdomain, "image": kube_names.image_repository, "tag": kube_names.image_tag}
+    check = checks.get(kind.rstrip("?"))
+    if check and (value or not kind.endswith("?")):
+        reason = check(value)
+        if reason:
+            empty = " (it must not be empty)" if not value else ""
+            raise InvalidInput(f"{where}{empty}: {reason}.")
     if kind == "version" and not re.match(r"^\d+\.\d+\.\d+$", value):
-        raise InvalidInput(f"{where} must be a chart version such as 0.1.8, got {raw!r}.")
+        raise InvalidInput(f"{where} must be a chart version such as 0.1.8, got {shown(raw)}.")
     if kind == "choice" and value not in f.metadata["choices"]:
-        raise InvalidInput(f"{where} must be one of {', '.join(f.metadata['choices'])}; got {raw!r}.")
+        raise InvalidInput(f"{where} must be one of {', '.join(f.metadata['choices'])}; got {shown(raw)}.")
     return value
 
 
@@ -208,26 +223,17 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, object] | 
             values[f.name] = _convert(f, overrides[f.name], flag)
         elif env in environ:
             values[f.name] = _convert(f, environ[env], env)
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_router_memory(settings)
+    return settings
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    """KEY=VALUE lines as just's dotenv-load reads them: comments, `export`, quotes."""
-    result = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        result[key] = value
-    return result
+def _check_router_memory(s: Settings) -> None:
+    from vllmctl.core.quantity import parse_quantity
+
+    if s.router_limit_memory and parse_quantity(s.router_request_memory) > parse_quantity(s.router_limit_memory):
+        raise InvalidInput(
+            f"VLLM_ROUTER_REQUEST_MEMORY {s.router_request_memory} is above VLLM_ROUTER_LIMIT_MEMORY "
+            f"{s.router_limit_memory}: Kubernetes refuses a request above its limit; "
+            "raise the limit or lower the request."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -96,7 +97,7 @@ def load(settings: Settings, *, allow_example: bool = False, overlay: bool = Tru
     """The validated models file (with the values overlay unless `overlay` is False); with
     allow_example, the packaged example when the default file is absent."""
     path = settings.models_path
-    if not path.exists() and allow_example and settings.models_file == "models.yaml":
+    if not os.path.lexists(path) and allow_example and settings.models_file == "models.yaml":
         loaded = validate_text(example_text(), "models.example.yaml", settings)
         loaded.warnings.insert(0, "models.yaml not found: using the packaged models.example.yaml")
     else:
@@ -152,19 +153,25 @@ def load_for_reading(settings: Settings) -> LoadedModels:
 def peek(settings: Settings) -> list[dict]:
     """The entries as written, with defaults filled in: no schema validation (that is `validate`'s
     job), so listing stays fast. Entries that are not mappings are skipped."""
-    import yaml
+    doc = models_file.load_document(settings.models_path)
+    return [with_defaults(entry) for entry in doc.entries if isinstance(entry, dict)]
 
-    path = settings.models_path
+
+def _checked_as_validate_does(settings: Settings, loaded: LoadedModels) -> LoadedModels:
+    """The engine flags of the file as it would be written, checked as `validate` checks them
+    (rendered, then every model's `vllm serve` command line), before anything is written."""
+    from vllmctl.workflows.render import render_models
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        load(settings, overlay=False)  # reports the syntax error with its position
-        raise
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        load(settings, overlay=False)
-    return [with_defaults(entry) for entry in data if isinstance(entry, dict)]
+        render_models(settings, loaded=loaded)
+    except models_file.InvalidModels as e:
+        raise InvalidInput("; ".join(p.message.rstrip(".") for p in e.problems) + ".") from None
+    return loaded
+
+
+def _target(path: Path) -> Path:
+    """The file a models path names: edits go through a symbolic link, never replace it."""
+    return Path(os.path.realpath(path))
 
 
 def names(settings: Settings) -> list[str]:
@@ -186,7 +193,7 @@ def example_documentation() -> str:
 
 def _ensure_file(path: Path) -> bool:
     """Create the file with the example's documentation only: the example's models are not the user's."""
-    if path.exists():
+    if os.path.lexists(path):
         return False
     write_atomic(path, example_documentation())
     return True
@@ -195,20 +202,20 @@ def _ensure_file(path: Path) -> bool:
 def add(settings: Settings, entry: dict) -> tuple[LoadedModels, bool]:
     """Append `entry`; returns the new state and whether the file was created (with the example's documentation)."""
     path = settings.models_path
-    with locked(path):
+    with locked(_target(path)):
         created = _ensure_file(path)
         current = load(settings, overlay=False)
         if any(m.name == entry["name"] for m in current.models):
             raise InvalidInput(f"a model named {entry['name']!r} already exists in {path}; choose another name.")
         new_text = models_file.append_entry(current.document, entry)
-        updated = validate_text(new_text, str(path), settings)
-        write_atomic(path, new_text)
+        updated = _checked_as_validate_does(settings, validate_text(new_text, str(path), settings))
+        write_atomic(_target(path), current.document.for_writing(new_text))
     return updated, created
 
 
 def remove(settings: Settings, name: str) -> LoadedModels:
     path = settings.models_path
-    with locked(path):
+    with locked(_target(path)):
         current = load(settings, overlay=False)
         names = [m.name for m in current.models]
         if name not in names:
@@ -219,5 +226,5 @@ def remove(settings: Settings, name: str) -> LoadedModels:
             raise InvalidInput(
                 f"could not remove {name!r} from {path} without touching other entries; edit it by hand."
             )
-        write_atomic(path, new_text)
+        write_atomic(_target(path), current.document.for_writing(new_text))
     return updated
