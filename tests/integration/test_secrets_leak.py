@@ -1,8 +1,10 @@
-"""No secret in a child's argv, a file, or any output except `get-*` stdout (and `--show`).
+"""No secret in a child's argv or environment, a file, or any output except `get-*` stdout (and `--show`).
 
 Every secret command runs as a child process with distinctive values while a thread samples
-/proc/*/cmdline of every process on the machine; afterwards every file under the working
-directory and HOME is searched, and so is every stdout and stderr.
+/proc/*/cmdline and /proc/*/environ of every process on the machine (the CLI's own process
+holds the values in its environment by design; its children - helm, the shell pyhelm3 starts
+it through, the post-renderer - must not); afterwards every file under the working directory
+and HOME is searched, and so is every stdout and stderr.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from tests.integration.secrets_support import secrets_env, vault_delete, vault_v
 
 
 class CmdlineSampler:
-    """Reads /proc/*/cmdline in a loop; keeps any argv containing one of `needles`."""
+    """Reads /proc/*/cmdline and environ in a loop; keeps any argv containing one of `needles`,
+    and any environment holding one, except the CLI's own."""
 
     def __init__(self, needles: list[str]):
         self.needles = [n.encode() for n in needles]
         self.hits: list[tuple[int, bytes]] = []
+        self.env_hits: list[tuple[bytes, bytes]] = []  # (argv, the secret found in its environment)
         self.cli_seen = 0  # how many samples caught a vllmctl child: proof the sampler was fast enough
+        self.children_seen: dict[bytes, int] = {}  # helm / shell / post-renderer: environments read
         self.rounds = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -54,7 +59,30 @@ class CmdlineSampler:
                     self.cli_seen += 1
                 if any(n in argv for n in self.needles):
                     self.hits.append((int(entry.name), argv))
+                if b"vllmctl.main" not in argv:
+                    self._check_environ(entry.name, argv)
             self._stop.wait(0.003)  # leave the CPU to the commands under test (2-core machines)
+
+
+    def _check_environ(self, pid: str, argv: bytes) -> None:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            return
+        kind = self._child_kind(argv)
+        if kind and environ:
+            self.children_seen[kind] = self.children_seen.get(kind, 0) + 1
+        self.env_hits += [(argv[:200], n[:8]) for n in self.needles if n in environ]
+
+    @staticmethod
+    def _child_kind(argv: bytes) -> bytes | None:
+        if b"keep_claims" in argv:
+            return b"post-renderer"
+        if argv.startswith((b"/bin/sh\0-c", b"sh\0-c")) and b"helm" in argv:
+            return b"shell"
+        first = argv.split(b"\0", 1)[0]
+        return b"helm" if first.endswith(b"/helm") or first == b"helm" else None
 
 
 def _files_containing(roots: list[Path], needles: list[str]) -> list[str]:
@@ -122,6 +150,7 @@ def test_no_secret_leaks(request, with_eso, leak_env, vault_env):
 
     assert sampler.rounds > 20 and sampler.cli_seen > 0, "the sampler never caught a CLI process"
     assert sampler.hits == [], f"a secret appeared in a process's argv: {sampler.hits[:1]}"
+    assert sampler.env_hits == [], f"a secret in a child's environment: {sampler.env_hits[:1]}"
     everything = needles + [f"hf_LEAKbogus{tag}", generated]
     assert _files_containing([work, home], everything) == []
     for args, r, allowed in results:
@@ -147,10 +176,12 @@ def test_install_and_upgrade_leak_nothing(request, leak_env, kube_env, test_serv
     namespace = env["VLLM_NAMESPACE"]
     tag = secrets.token_hex(8)
     hf, key = f"hf_LEAKinstall{tag}", f"LEAKKEYinstall{tag}"
-    needles = [hf, key, vault_token]
+    other, dotenv = f"LEAKgh{tag}", f"LEAKdotenv{tag}"  # secret-looking names vllmctl does not know
+    needles = [hf, key, vault_token, other, dotenv]
+    (work / ".env.local").write_text(f"DEPLOY_PASSWORD={dotenv}\n")
     (work / "models.yaml").write_text(yaml.safe_dump([model("gated", hfTokenRequired=True)], sort_keys=False))
     env.update({"VLLM_CHART": str(test_server_chart(NEWEST_CHART)), "VLLM_RUNTIME_CLASS": "",
-                "VLLM_API_KEY_ENABLED": "true", "VLLM_HF_TOKEN": hf, "VLLM_API_KEY": key})
+                "VLLM_API_KEY_ENABLED": "true", "VLLM_HF_TOKEN": hf, "VLLM_API_KEY": key, "GITHUB_TOKEN": other})
     outputs = []
     with CmdlineSampler(needles) as sampler:
         for args in (["install", "--no-wait", "--yes"], ["diff"], ["upgrade", "--no-wait", "--yes"],
@@ -159,7 +190,9 @@ def test_install_and_upgrade_leak_nothing(request, leak_env, kube_env, test_serv
             assert r.code == 0, (args, r.output)
             outputs.append(r.output)
     assert sampler.cli_seen > 0 and sampler.hits == [], sampler.hits[:1]
-    assert _files_containing([work, home], needles) == []
+    assert sampler.env_hits == [], f"a secret in a child's environment: {sampler.env_hits[:1]}"
+    assert sampler.children_seen.get(b"helm", 0) > 0, f"no helm child sampled: {sampler.children_seen}"
+    assert _files_containing([work, home], [hf, key, vault_token, other]) == []  # .env.local holds `dotenv`
     assert not any(n in out for n in needles for out in outputs)
     with kube_env.api_client() as api:
         core = client.CoreV1Api(api)

@@ -48,6 +48,7 @@ def fake_python(tmp_path, monkeypatch):
     python.chmod(0o755)
     record = tmp_path / "record.json"
     monkeypatch.setenv("FAKE_PROBE_RECORD", str(record))
+    monkeypatch.setenv("VLLMCTL_CHILD_ENV", "FAKE_PROBE_RECORD")  # the probe's environment is an allow-list
     return str(python), record
 
 

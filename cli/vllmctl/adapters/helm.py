@@ -11,7 +11,6 @@ cache PVCs `helm.sh/resource-policy: keep`, so `helm uninstall` leaves the downl
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import sys
@@ -108,8 +107,11 @@ class Helm:
 
     @staticmethod
     def run(coro):
-        """Run one helm coroutine (or several, gathered) from synchronous code."""
-        return asyncio.run(coro)
+        """Run one helm coroutine (or several, gathered) from synchronous code; helm and the shell
+        pyhelm3 starts it through get core.child_env's environment, never the CLI's secrets."""
+        from vllmctl.adapters.child_process import run_async
+
+        return run_async(coro)
 
     def _chart_args(self, chart: ChartRef) -> list[str]:
         args = [chart.ref]

@@ -161,12 +161,11 @@ class ProbeFailed(Exception):
 
 def run_probe(requests: list[dict[str, Any]], *, python: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """Run engine_probe.py under `python` and return its JSON result."""
-    env = dict(os.environ)
+    from vllmctl.adapters.child_process import environment
+
+    env = environment(HF_HUB_OFFLINE="1")  # no secret: the probe reads config.json files only
     env.setdefault("VLLM_TARGET_DEVICE", "cpu")
-    env["HF_HUB_OFFLINE"] = "1"
     env.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
-    for secret in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "VLLM_API_KEY", "VAULT_TOKEN"):
-        env.pop(secret, None)  # the child needs none of them
     try:
         proc = subprocess.run(
             [python, str(PROBE)], input=json.dumps({"models": requests}), capture_output=True,

@@ -1,0 +1,35 @@
+"""Starting child processes with core.child_env's environment, whoever starts them.
+
+pyhelm3 starts helm with asyncio.create_subprocess_shell and no `env`, so helm (and the shell
+around it) would inherit the CLI's whole environment, secrets included. Every helm coroutine
+runs on ChildEnvLoop instead: the event loop fills in the child environment for every
+subprocess started on it, so no library has to pass one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from vllmctl.core.child_env import child_environment
+
+
+class ChildEnvLoop(asyncio.SelectorEventLoop):
+    async def subprocess_shell(self, protocol_factory, cmd, **kwargs):
+        kwargs["env"] = child_environment(kwargs.get("env") or os.environ)
+        return await super().subprocess_shell(protocol_factory, cmd, **kwargs)
+
+    async def subprocess_exec(self, protocol_factory, program, *args, **kwargs):
+        kwargs["env"] = child_environment(kwargs.get("env") or os.environ)
+        return await super().subprocess_exec(protocol_factory, program, *args, **kwargs)
+
+
+def run_async(coro):
+    """asyncio.run(coro) on a ChildEnvLoop."""
+    with asyncio.Runner(loop_factory=ChildEnvLoop) as runner:
+        return runner.run(coro)
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """The environment for a child started with subprocess: core.child_env's, plus `extra`."""
+    return child_environment(os.environ, **extra)
