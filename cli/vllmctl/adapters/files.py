@@ -28,26 +28,58 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _unnamed_file(directory: Path, mode: int) -> int | None:
+    """An open file in `directory` with no name yet (Linux O_TMPFILE): a kill before it is linked
+    leaves nothing behind. None where the system or file system cannot make one."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, mode)
+    except OSError:
+        return None
+
+
 def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half."""
+    """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half.
+
+    The temp file has no name while it is written (O_TMPFILE), so a SIGKILL mid-write leaves no
+    stray file; it gets one only for the rename, an instant before. Elsewhere a named temp file
+    is used and removed on any exception."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    data = text.encode("utf-8")
+    fd = _unnamed_file(path.parent, mode)
+    tmp = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        if fd is None:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        os.fchmod(fd, mode)
+        if tmp is None:
+            tmp = str(path.parent / f".{path.name}.{os.getpid()}.{id(data):x}.tmp")
+            # linkat(AT_SYMLINK_FOLLOW) through /proc names the open file; os.link calls linkat
+            # (not link) only when given a dir fd
+            proc_fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.link(str(fd), tmp, src_dir_fd=proc_fd, follow_symlinks=True)
+            finally:
+                os.close(proc_fd)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
+    finally:
+        os.close(fd) if fd is not None else None
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
