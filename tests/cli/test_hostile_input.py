@@ -278,7 +278,21 @@ EDITS = [
          args=("remove-model", "m1", "--yes")),
 ]
 
-CASES = BYTES + BOMBS + KINDS + DOTENV + KUBE + NULLS + SECRETS + EDITS
+OV = "values.override.yaml"  # the values overlay beside models.yaml
+OVERLAY = [
+    Case("overlay-deep-nesting", {M: OK_HEAD, OV: b"[" * 100_000}, "nested deeper than 64 levels",
+         "values.override.yaml:1:65"),  # PyYAML's C composer would crash the process (SIGSEGV)
+    Case("overlay-nul", {M: OK_HEAD, OV: b"routerSpec:\n  x: \x00\n"}, "NUL", "values.override.yaml:2:6"),
+    Case("overlay-invalid-utf8", {M: OK_HEAD, OV: b"routerSpec:\n  x: \xe9\n"}, "invalid UTF-8",
+         "values.override.yaml:2:6"),
+    Case("overlay-utf16", {M: OK_HEAD, OV: "routerSpec: {}\n".encode("utf-16")}, "UTF-16",
+         "values.override.yaml:1:1"),
+    Case("overlay-over-size", {M: OK_HEAD, OV: b"# " + b"x" * 300_000}, "larger than 256 KiB",
+         "values.override.yaml:1:1"),
+    Case("overlay-alias", {M: OK_HEAD, OV: b"a: &x [1]\nb: *x\n"}, "anchors and aliases", "values.override.yaml:1:"),
+]
+
+CASES = BYTES + BOMBS + KINDS + DOTENV + KUBE + NULLS + SECRETS + EDITS + OVERLAY
 
 
 def _make(work: Path, files) -> None:

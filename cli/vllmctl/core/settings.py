@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vllmctl.core.chart import NEWEST as NEWEST_CHART
 from vllmctl.core import kube_names
+from vllmctl.core.chart import NEWEST as NEWEST_CHART
 from vllmctl.core.problems import shown
 from vllmctl.errors import InvalidInput
 
@@ -99,7 +99,9 @@ class Settings:
         "quantity",
     )
     router_image: str = _setting("VLLM_ROUTER_IMAGE", ROUTER_IMAGE, "router image repository", "image?")
-    router_tag: str = _setting("VLLM_ROUTER_TAG", PINNED_ROUTER_TAG, "router image tag (a pinned router release)", "tag?")
+    router_tag: str = _setting(
+        "VLLM_ROUTER_TAG", PINNED_ROUTER_TAG, "router image tag (a pinned router release)", "tag?"
+    )
     routing_logic: str = _setting(
         "VLLM_ROUTING_LOGIC", "roundrobin", "router routing logic", "choice",
         ("roundrobin", "session", "kvaware", "prefixaware", "disaggregated_prefill"),

@@ -45,6 +45,7 @@ def load(text: str) -> Located:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise YamlProblem(1, 1, f"file is larger than {MAX_BYTES // 1024} KiB; split it")
     try:
+        _check_depth(yaml, text)
         with gc_paused():
             root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as e:
@@ -59,6 +60,20 @@ def load(text: str) -> Located:
         with gc_paused():
             out.value = _Builder(yaml, out).build(root, (), 0)
     return out
+
+
+def _check_depth(yaml, text: str) -> None:
+    """PyYAML's C composer recurses once per nesting level, and 100,000 levels (100 KB of '[')
+    crash the process; libyaml's parser makes the events without recursing, so count them first."""
+    depth = 0
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise YamlProblem(mark.line + 1, mark.column + 1, f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 class _Builder:

@@ -10,7 +10,9 @@ from pathlib import Path
 from vllmctl.adapters.files import locked, write_atomic
 from vllmctl.core import chart, models_file
 from vllmctl.core import overlay as overlay_core
+from vllmctl.core.input_file import read_source
 from vllmctl.core.model_defaults import with_defaults
+from vllmctl.core.problems import InvalidFile
 from vllmctl.core.settings import PINNED_ROUTER_TAG, PINNED_VLLM_TAG, Settings
 from vllmctl.errors import InvalidInput
 
@@ -81,10 +83,10 @@ def load_overlay(settings: Settings, version: str) -> overlay_core.Overlay:
     """The global values files, each checked against the chart's interface (InvalidModels if not)."""
     files, problems = [], []
     for path in overlay_paths(settings):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise InvalidInput(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}).") from None
+        try:  # a regular file of at most 256 KiB of UTF-8 without control characters (core.input_file)
+            text = read_source(path).text
+        except InvalidFile as e:
+            raise models_file.InvalidModels(e.problems) from None
         file, found = overlay_core.parse_file(str(path), text, version)
         files.append(file)
         problems += [models_file.Problem(str(path), line, column, message) for line, column, message in found]
