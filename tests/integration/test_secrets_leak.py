@@ -31,6 +31,7 @@ class CmdlineSampler:
         self.env_hits: list[tuple[bytes, bytes]] = []  # (argv, the secret found in its environment)
         self.cli_seen = 0  # how many samples caught a vllmctl child: proof the sampler was fast enough
         self.children_seen: dict[bytes, int] = {}  # helm / shell / post-renderer: environments read
+        self._env_read: set[tuple[str, bytes]] = set()
         self.rounds = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -65,6 +66,10 @@ class CmdlineSampler:
 
 
     def _check_environ(self, pid: str, argv: bytes) -> None:
+        # the environment a process shows is the one it was exec'd with: read it once per program
+        if (pid, argv) in self._env_read:
+            return
+        self._env_read.add((pid, argv))
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 environ = f.read()
