@@ -40,18 +40,36 @@ def _unnamed_file(directory: Path, mode: int) -> int | None:
         return None
 
 
+def _remove_left_by_dead_writers(path: Path) -> None:
+    """Temp names `.{name}.{pid}.{n}.tmp` whose writer is gone: a kill in the instant between
+    naming the finished temp file and the rename leaves one; the next write removes it."""
+    for stray in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = stray.name[len(path.name) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(FileNotFoundError):
+                stray.unlink()
+        except PermissionError:
+            pass  # alive, someone else's
+
+
 def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write via a temp file in the same directory, fsync, rename: readers see old or new, never half.
 
     The temp file has no name while it is written (O_TMPFILE), so a SIGKILL mid-write leaves no
-    stray file; it gets one only for the rename, an instant before. Elsewhere a named temp file
-    is used and removed on any exception."""
+    stray file; it gets one only for the rename, an instant before (a kill in that instant leaves
+    a complete temp file, which the next write removes). Elsewhere a named temp file is used and
+    removed on any exception."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o644
+    _remove_left_by_dead_writers(path)
     data = text.encode("utf-8")
     fd = _unnamed_file(path.parent, mode)
     tmp = None
