@@ -138,6 +138,32 @@ def plain(root, file: str, *, budget: list[int] | None = None, at: tuple = ()):
                                    "aliases or merge keys; vllmctl refuses it (write the values out)")]) from None
 
 
+def within_bounds_without_aliases(text: str) -> bool:
+    """Whether libyaml's C parser may load `text` as is: no alias, at most MAX_DEPTH levels and
+    MAX_NODES nodes, counted from its events (made without recursion; PyYAML's C composer
+    recurses per level and crashes at about 100,000). False also for text it cannot parse."""
+    import yaml
+
+    depth = nodes = 0
+    starts, ends = (yaml.SequenceStartEvent, yaml.MappingStartEvent), (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.AliasEvent):
+                return False
+            if isinstance(event, starts):
+                depth += 1
+                nodes += 1
+            elif isinstance(event, ends):
+                depth -= 1
+            elif isinstance(event, yaml.ScalarEvent):
+                nodes += 1
+            if depth > MAX_DEPTH or nodes > MAX_NODES:
+                return False
+    except yaml.YAMLError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class YamlFile:
     source: SourceText

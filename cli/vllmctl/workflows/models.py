@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from vllmctl.adapters.files import locked, write_atomic
-from vllmctl.core import chart, models_file
+from vllmctl.core import chart, models_file, safe_yaml
 from vllmctl.core import overlay as overlay_core
 from vllmctl.core.input_file import read_source
 from vllmctl.core.model_defaults import with_defaults
@@ -135,10 +135,12 @@ def load_for_reading(settings: Settings) -> LoadedModels:
     import yaml
 
     path = settings.models_path
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # the same bounds as load(): a regular file, its size, its bytes, its structure
+        text = read_source(path).text
+        if not safe_yaml.within_bounds_without_aliases(text):
+            return load(settings)
         root = yaml.load(text, Loader=_quick_loader())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, InvalidFile, yaml.YAMLError):
         return load(settings)
     if not isinstance(root, list) or not all(isinstance(e, dict) for e in root):
         return load(settings)
