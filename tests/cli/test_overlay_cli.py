@@ -61,8 +61,8 @@ BAD = [
      "models.yaml:5:15:", "set-hf-token"),
     ("model-newer", "0.1.8", None, "pvcAnnotations: {a: b}",
      "models.yaml:5:5:", "vllm-stack 0.1.10, 0.1.11, 0.1.12 have it"),
-    ("model-type", "0.1.8", None, "limitCPU: \"8\"",
-     "models.yaml:5:15:", "must be a whole number, got '8'; remove the quotes"),
+    ("model-type", "0.1.12", None, "vllmConfig:\n      maxLoras: \"4\"",
+     "models.yaml:6:17:", "must be a whole number, got '4'; remove the quotes"),
     ("model-engine-flag", "0.1.12", None, "vllmConfig:\n      maxLoras: 0",
      "models.yaml:6:17:", "--max-loras must be at least 1"),  # the engine check, at the modelSpec: line
 ]
@@ -88,10 +88,10 @@ def test_bad_overlay_is_refused_before_anything_runs(tmp_path, version, values, 
 
 
 def test_files_apply_in_order_and_are_named(tmp_path, real_chart):
-    (tmp_path / "models.yaml").write_text(MODEL + "  modelSpec:\n    imagePullSecret: regcred\n")
+    (tmp_path / "models.yaml").write_text(MODEL + "  modelSpec:\n    serviceAccountName: engine-sa\n")
     vendor_chart(tmp_path, real_chart)  # render checks the merged values with the chart, as after chart pull
-    (tmp_path / "a.yaml").write_text("routerSpec:\n  serviceType: NodePort\n  labels: {team: a}\n")
-    (tmp_path / "b.yaml").write_text("routerSpec:\n  serviceType: LoadBalancer\n  podAnnotations: {x: y}\n")
+    (tmp_path / "a.yaml").write_text("routerSpec:\n  servicePort: 8080\n  labels: {team: a}\n")
+    (tmp_path / "b.yaml").write_text("routerSpec:\n  servicePort: 9090\n  podAnnotations: {x: y}\n")
     env = {"VLLM_VALUES_FILE": "a.yaml,b.yaml"}
     valid = run_cli("validate", "-o", "json", cwd=tmp_path, env=env)
     assert valid.code == 0 and json.loads(valid.stdout)["overlays"] == ["a.yaml", "b.yaml"]
@@ -103,11 +103,11 @@ def test_files_apply_in_order_and_are_named(tmp_path, real_chart):
     text = (tmp_path / "out/values.yaml").read_text()
     assert "from models.yaml + a.yaml + b.yaml" in text.splitlines()[0]
     router = yaml.safe_load(text)["routerSpec"]
-    assert router["serviceType"] == "LoadBalancer"  # the later file wins
+    assert router["servicePort"] == 9090  # the later file wins
     assert router["labels"] == {"team": "a"} and router["podAnnotations"] == {"x": "y"}  # maps merge
     assert router["replicaCount"] == 1  # vllmctl's own keys stay
     spec = yaml.safe_load(text)["servingEngineSpec"]["modelSpec"][0]
-    assert spec["imagePullSecret"] == "regcred" and spec["name"] == "chat"
+    assert spec["serviceAccountName"] == "engine-sa" and spec["name"] == "chat"
     missing = run_cli("validate", cwd=tmp_path, env={"VLLM_VALUES_FILE": "nope.yaml"})
     assert missing.code == 2 and "VLLM_VALUES_FILE: nope.yaml not found" in missing.stderr
 
@@ -117,14 +117,14 @@ def test_argocd_and_flux_carry_the_merged_values(tmp_path, real_chart):
 
     (tmp_path / "models.yaml").write_text(MODEL)
     vendor_chart(tmp_path, real_chart)
-    (tmp_path / "values.override.yaml").write_text("routerSpec:\n  serviceType: NodePort\n")
+    (tmp_path / "values.override.yaml").write_text("routerSpec:\n  servicePort: 8080\n")
     for fmt, name, path in (("argocd", "argocd-application.yaml", ("spec", "source", "helm", "valuesObject")),
                             ("flux", "flux-helmrelease.yaml", ("spec", "values"))):
         assert run_cli("render", "--format", fmt, "-d", fmt, cwd=tmp_path).code == 0
         node = yaml.safe_load((tmp_path / fmt / name).read_text())
         for part in path:
             node = node[part]
-        assert node["routerSpec"]["serviceType"] == "NodePort"
+        assert node["routerSpec"]["servicePort"] == 8080
         assert node["servingEngineSpec"]["modelSpec"][0]["name"] == "chat"
 
 
@@ -138,7 +138,8 @@ def test_chart_values_lists_marks_and_fits_80_columns():
                               "--against", "0.1.12").stdout)
     keys = {row["key"]: row for row in data["keys"]}
     assert keys["routerSpec.serviceType"]["default"] == "ClusterIP"
-    assert keys["routerSpec.serviceType"]["set_in"] == "the overlay"
+    assert keys["routerSpec.serviceType"]["set_in"] == "VLLM_ROUTER_EXPOSE"
+    assert keys["routerSpec.servicePort"]["set_in"] == "the overlay"
     assert keys["routerSpec.replicaCount"]["set_in"] == "VLLM_ROUTER_REPLICAS"
     assert keys["routerSpec.pdb"]["change"] == "removed"  # only 0.1.12 has it
     bad = run_cli("chart", "values", "--version", "9.9.9")

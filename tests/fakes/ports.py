@@ -181,8 +181,10 @@ class FakeKube:
     """The objects of one cluster as the API's JSON, and container logs."""
 
     def __init__(self, *, deployments=(), pods=(), services=(), events=(), pvcs=(), namespaces=("vllm",),
-                 logs: dict[str, list[str]] | None = None, facts: ClusterFacts | None = None) -> None:
+                 logs: dict[str, list[str]] | None = None, facts: ClusterFacts | None = None,
+                 ingresses=(), scaled_objects=()) -> None:
         self.deployments, self.pods, self.services = list(deployments), list(pods), list(services)
+        self.ingresses, self.scaled_objects = list(ingresses), list(scaled_objects)
         self.events, self.pvcs, self.namespaces = list(events), list(pvcs), set(namespaces)
         self.logs = logs or {}
         self.facts = facts or ClusterFacts()
@@ -190,7 +192,8 @@ class FakeKube:
     def describe(self) -> str:
         return "https://fake-cluster (context 'test')"
 
-    def cluster_facts(self, release: str, release_namespace: str) -> ClusterFacts:
+    def cluster_facts(self, release: str, release_namespace: str,
+                      group_versions: tuple[str, ...] = ()) -> ClusterFacts:
         return self.facts
 
     def read_namespace(self, namespace: str) -> dict | None:
@@ -222,6 +225,12 @@ class FakeKube:
 
     def list_services(self, namespace: str) -> list[dict]:
         return self._in(self.services, namespace)
+
+    def list_ingresses(self, namespace: str) -> list[dict]:
+        return self._in(self.ingresses, namespace)
+
+    def list_scaled_objects(self, namespace: str) -> list[dict]:
+        return self._in(self.scaled_objects, namespace)
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return self._in(self.pvcs, namespace)

@@ -31,8 +31,10 @@ def test_apply_merges_model_specs_then_files_in_order():
 @pytest.mark.parametrize(("values", "phrase"), [
     ({"routerSpec": {"serviceTyp": "x"}}, "did you mean 'serviceType'"),
     ({"routerSpec": {"servicePort": "80"}}, "remove the quotes"),
-    ({"routerSpec": {"serviceType": "Cluster"}}, "must be one of ClusterIP"),
-    ({"routerSpec": {"nodePort": 80}}, "at least 30000"),
+    ({"routerSpec": {"serviceDiscovery": "dns"}}, "must be one of k8s"),
+    ({"routerSpec": {"serviceType": "NodePort"}}, "VLLM_ROUTER_EXPOSE"),
+    ({"routerSpec": {"nodePort": 30080}}, "VLLM_ROUTER_NODE_PORT"),
+    ({"servingEngineSpec": {"startupProbe": {"failureThreshold": 90}}}, "startupTimeout"),
     ({"routerSpec": {"routingLogic": "session"}}, "VLLM_ROUTING_LOGIC"),
     ({"routerSpec": {"resources": None}}, "would delete keys vllmctl sets"),
     ({"routerSpec": {"extraArgs": ["--api-key", "sk-abcdefghijklmnopqrst"]}}, "looks like a token"),
@@ -47,7 +49,7 @@ def test_check_values_refuses(values, phrase):
 
 def test_check_values_accepts_free_form_and_null():
     values = {"routerSpec": {"resources": {"limits": {"cpu": "2", "nvidia.com/gpu": 1}},
-                             "affinity": {"anything": {"goes": [1]}}, "nodePort": None,
+                             "affinity": {"anything": {"goes": [1]}}, "priorityClassName": None,
                              "route": {"extra": {"enabled": True}}},
               "servingEngineSpec": {"containerSecurityContext": None, "labels": {"a.b/c": "d"}}}
     assert overlay.check_values(values, "0.1.12") == []
@@ -57,7 +59,9 @@ def test_model_spec_names_the_first_class_field():
     [finding] = overlay.check_model_spec({"vllmConfig": {"maxModelLen": 4}}, "0.1.12")
     assert "use `vllmConfig.maxModelLen` instead" in finding.message
     assert finding.loc == ("vllmConfig", "maxModelLen")
-    assert overlay.check_model_spec({"vllmConfig": {"maxLoras": 4}, "keda": {"enabled": True}}, "0.1.12") == []
+    assert overlay.check_model_spec({"vllmConfig": {"maxLoras": 4}, "serviceAccountName": "sa"}, "0.1.12") == []
+    [keda] = overlay.check_model_spec({"keda": {"enabled": True}}, "0.1.12")
+    assert "use `autoscaling` instead" in keda.message
 
 
 def test_positions_of_keys_and_values():

@@ -148,6 +148,20 @@ def list_services(cluster: Cluster, namespace: str) -> list[dict]:
     return _list(cluster, f"{_ns(namespace)}/services", f"Services in {namespace!r}")
 
 
+def list_scaled_objects(cluster: Cluster, namespace: str) -> list[dict]:
+    """KEDA ScaledObjects in the namespace; none where KEDA's API is not served."""
+    try:
+        return _items(cluster, f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects")
+    except ApiStatus as e:
+        if _is_status(e, 404):
+            return []
+        raise api_error(e, cluster, f"list ScaledObjects in {namespace!r}") from None
+
+
+def list_ingresses(cluster: Cluster, namespace: str) -> list[dict]:
+    return _list(cluster, f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses",
+                 f"Ingresses in {namespace!r}")
+
 # ---------------------------------------------------------------------- objects by kind
 # Where the kinds a chart move may have to recreate live.
 _APPS = "/apis/apps/v1/namespaces/{ns}"
@@ -211,7 +225,19 @@ def delete_pvc(cluster: Cluster, namespace: str, name: str) -> None:
 
 
 # ---------------------------------------------------------------------- preflight facts
-def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> ClusterFacts:
+def served_kinds(cluster: Cluster, group_version: str) -> frozenset[str]:
+    """The kinds the API server serves in `group_version` (none when it does not serve it)."""
+    try:
+        resources = _get(cluster, f"/apis/{group_version}").get("resources") or []
+    except ApiStatus as e:
+        if _is_status(e, 404):
+            return frozenset()
+        raise api_error(e, cluster, f"discover the API {group_version}") from None
+    return frozenset(r["kind"] for r in resources if "/" not in r.get("name", ""))
+
+
+def cluster_facts(cluster: Cluster, release: str, release_namespace: str,
+                  group_versions: tuple[str, ...] = ()) -> ClusterFacts:
     """Nodes with their free GPUs (not counting this release's own pods, which an update replaces),
     storage classes, runtime classes (core.preflight.facts_from_objects). The four reads run in parallel."""
     from concurrent.futures import ThreadPoolExecutor
@@ -228,8 +254,11 @@ def cluster_facts(cluster: Cluster, release: str, release_namespace: str) -> Clu
             got = {k: f.result() for k, f in futures.items()}
     except ApiStatus as e:
         raise api_error(e, cluster, "read nodes, storage classes and runtime classes") from None
-    return facts_from_objects(got["nodes"], got["pods"], got["classes"], got["runtimes"],
-                              release=release, release_namespace=release_namespace)
+    import dataclasses
+
+    facts = facts_from_objects(got["nodes"], got["pods"], got["classes"], got["runtimes"],
+                               release=release, release_namespace=release_namespace)
+    return dataclasses.replace(facts, served={gv: served_kinds(cluster, gv) for gv in group_versions})
 
 
 # ---------------------------------------------------------------------- logs
@@ -264,8 +293,9 @@ class Kube:
     def describe(self) -> str:
         return self.cluster.describe()
 
-    def cluster_facts(self, release: str, release_namespace: str) -> ClusterFacts:
-        return cluster_facts(self.cluster, release, release_namespace)
+    def cluster_facts(self, release: str, release_namespace: str,
+                      group_versions: tuple[str, ...] = ()) -> ClusterFacts:
+        return cluster_facts(self.cluster, release, release_namespace, group_versions)
 
     def read_namespace(self, namespace: str) -> dict | None:
         return read_namespace(self.cluster, namespace)
@@ -287,6 +317,12 @@ class Kube:
 
     def list_services(self, namespace: str) -> list[dict]:
         return list_services(self.cluster, namespace)
+
+    def list_ingresses(self, namespace: str) -> list[dict]:
+        return list_ingresses(self.cluster, namespace)
+
+    def list_scaled_objects(self, namespace: str) -> list[dict]:
+        return list_scaled_objects(self.cluster, namespace)
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return list_pvcs(self.cluster, namespace)

@@ -38,6 +38,9 @@ def status(namespace: NamespaceOpt = None, release: ReleaseOpt = None, context: 
     for r in rows:
         if r["problem"]:
             console.warn(f"{r['pod']}: {r['problem']}")
+    scaled = {r["model"]: r["replicas"] for r in rows if r.get("replicas")}
+    for model, rep in scaled.items():
+        console.info(f"{model}: {rep['current']} replicas, autoscaled between {rep['min']} and {rep['max']}")
 
 
 def endpoints(namespace: NamespaceOpt = None, release: ReleaseOpt = None, context: ContextOpt = None,
@@ -55,6 +58,8 @@ def endpoints(namespace: NamespaceOpt = None, release: ReleaseOpt = None, contex
         rows.append(["router", router["service"], router["url"]])
         rows += [["router (external)", router["service"], url] for url in router["external"]]
     rows += [[f"engine {e['model']}", e["service"], e["url"]] for e in result["engines"]]
+    rows += [["metrics router", router["service"], router["metrics"]]] if router else []
+    rows += [[f"metrics {e['model']}", e["service"], e["metrics"]] for e in result["engines"]]
     console.table(["ENDPOINT", "SERVICE", "URL"], rows)
     console.info("model names: " + (", ".join(result["models"]) or "none"))
     if router:

@@ -7,6 +7,7 @@ NEWEST = KNOWN_VERSIONS[-1]
 
 # models.yaml keys that render to a chart key added after 0.1.8 (everything else exists in 0.1.8).
 MODEL_KEY_SINCE = {
+    "autoscaling": "0.1.9",
     "tolerations": "0.1.11",
     "modelRevision": "0.1.12",
 }

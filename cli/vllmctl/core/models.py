@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 from vllmctl.core import kube_names
+from vllmctl.core.duration import seconds
 from vllmctl.core.engine_flags import (
     EXTRA_ARGS,
     Parallelism,
@@ -26,6 +27,9 @@ from vllmctl.core.quantity import QuantityError, bytes_quantity, parse_quantity
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+EXTENDED_RESOURCE = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 # Set by vllmctl from Secret references; a literal value here would put a secret into Helm values.
 RESERVED_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "VLLM_API_KEY", "HF_HOME"}
@@ -80,6 +84,35 @@ class MatchExpression(_Strict):
 
 class NodeSelectorTerm(_Strict):
     matchExpressions: list[MatchExpression]
+
+
+class Autoscaling(_Strict):
+    """Replicas follow the engines' queue, through the chart's KEDA ScaledObject."""
+
+    minReplicas: StrictInt = Field(default=1, ge=0)
+    maxReplicas: StrictInt = Field(ge=1)
+    targetQueueLength: StrictInt = Field(default=5, ge=1)
+    idleAfter: StrictStr = "5m"
+    pollingInterval: StrictStr = "15s"
+
+    @field_validator("idleAfter", "pollingInterval")
+    @classmethod
+    def _duration(cls, v):
+        try:
+            if seconds(v) < 1:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{v!r} is not a duration of at least a second: use e.g. 30s or 10m") from None
+        return v
+
+
+class Affinity(BaseModel):
+    """A pod's affinity, as Kubernetes has it; its inner structure is the API server's to check."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    nodeAffinity: dict | None = None
+    podAffinity: dict | None = None
+    podAntiAffinity: dict | None = None
 
 
 class Toleration(_Strict):
@@ -167,6 +200,15 @@ class ModelEntry(_Strict):
     modelRevision: StrictStr | None = None
     podAnnotations: dict[str, StrictStr] | None = None
     priorityClassName: StrictStr | None = None
+    # Runtime features (issue: probes, GPU types, placement and images)
+    startupTimeout: StrictStr | None = None
+    autoscaling: Autoscaling | None = None
+    requestGPUType: StrictStr | None = None
+    runtimeClassName: StrictStr | None = None
+    limitCPU: StrictInt | StrictStr | None = None
+    affinity: Affinity | None = None
+    imagePullSecret: StrictStr | None = None
+    chatTemplate: StrictStr | None = None
     vllmConfig: VllmConfig | None = None
     # Any other chart key of this model's servingEngineSpec.modelSpec[] item, in the chart's own
     # spelling: checked against the pinned chart's interface (core.overlay), merged after rendering.
@@ -209,6 +251,46 @@ class ModelEntry(_Strict):
     def _storage(cls, v):
         # An empty string is the chart's way to say "no cache volume" (the model is downloaded to /tmp).
         return "" if v == "" else _size(v)
+
+    @field_validator("startupTimeout")
+    @classmethod
+    def _duration(cls, v):
+        if v is None:
+            return v
+        try:
+            if seconds(v) < 60:
+                raise ValueError(f"startupTimeout {v!r} is under a minute; no vLLM engine starts that fast")
+        except ValueError as e:
+            raise ValueError(str(e) if "minute" in str(e) else
+                             f"{v!r} is not a duration: use e.g. 45m, 1h30m or 900s") from None
+        return v
+
+    @field_validator("requestGPUType")
+    @classmethod
+    def _resource(cls, v):
+        if v is not None and not EXTENDED_RESOURCE.match(v):
+            raise ValueError(f"{v!r} is not an extended resource name of the form vendor-domain/resource, "
+                             "e.g. nvidia.com/gpu, nvidia.com/mig-3g.40gb or amd.com/gpu")
+        return v
+
+    @field_validator("imagePullSecret")
+    @classmethod
+    def _secret_name(cls, v):
+        if v is not None and not DNS_SUBDOMAIN.match(v):
+            raise ValueError(f"{v!r} is not a Secret name (lowercase letters, digits, '-' and '.')")
+        return v
+
+    @field_validator("limitCPU")
+    @classmethod
+    def _cpu(cls, v):
+        if v is None:
+            return v
+        try:
+            if parse_quantity(str(v)) <= 0:
+                raise QuantityError("must be above zero")
+        except QuantityError as e:
+            raise ValueError(f"limitCPU {v!r}: {e}; use whole cores (8) or millicores (7500m)") from None
+        return v
 
     @field_validator("env")
     @classmethod
@@ -267,6 +349,19 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
     for key, value in entry.env.items():
         if looks_secret(value):
             problems.append((("env", key), f"env {key} holds what looks like a token or key; {NO_LITERALS}"))
+    if entry.limitCPU is not None and parse_quantity(str(entry.limitCPU)) < entry.requestCPU:
+        problems.append((("limitCPU",), f"limitCPU {entry.limitCPU} is below requestCPU {entry.requestCPU}: "
+                                        "Kubernetes refuses a limit under the request"))
+    scale = entry.autoscaling
+    if scale is not None and scale.minReplicas > scale.maxReplicas:
+        problems.append((("autoscaling", "minReplicas"), f"minReplicas {scale.minReplicas} is above maxReplicas "
+                                                         f"{scale.maxReplicas}"))
+    if scale is not None and "replicaCount" in entry.model_fields_set:
+        problems.append((("replicaCount",), "replicaCount is not used with autoscaling (the ScaledObject sets the "
+                                            "replicas): remove it, or remove autoscaling"))
+    if entry.affinity is not None and entry.nodeSelectorTerms:
+        problems.append((("nodeSelectorTerms",), "the chart ignores nodeSelectorTerms when affinity is set: "
+                                                 "move these terms into affinity.nodeAffinity, or drop affinity"))
     if entry.limitMemory and parse_quantity(entry.limitMemory) < parse_quantity(entry.requestMemory):
         problems.append(
             (

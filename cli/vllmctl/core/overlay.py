@@ -36,6 +36,9 @@ _MODEL_FIELDS = {
     "shmSize": "shmSize", "priorityClassName": "priorityClassName", "podAnnotations": "podAnnotations",
     "nodeSelectorTerms": "nodeSelectorTerms", "tolerations": "tolerations", "enableTool": "toolCallParser",
     "toolCallParser": "toolCallParser", "env": "env", "hf_token": "hfTokenRequired (the token: `vllmctl set-hf-token`)",
+    "requestGPUType": "requestGPUType", "runtimeClassName": "runtimeClassName", "limitCPU": "limitCPU",
+    "affinity": "affinity", "imagePullSecret": "imagePullSecret", "chatTemplate": "chatTemplate",
+    "chatTemplateConfigMap": "chatTemplate (a file)", "keda": "autoscaling",
     **{f"vllmConfig.{k}": f"vllmConfig.{k}" for k in (
         "maxModelLen", "dtype", "tensorParallelSize", "gpuMemoryUtilization", "maxNumSeqs",
         "enableChunkedPrefill", "enablePrefixCaching", "extraArgs")},
@@ -59,6 +62,21 @@ OWNED: dict[str, str] = {
     "routerSpec.resources.limits.memory": "VLLM_ROUTER_LIMIT_MEMORY",
     "routerSpec.vllmApiKey": "VLLM_API_KEY_ENABLED (the key: `vllmctl set-api-key`)",
     "routerSpec.hf_token": "`vllmctl set-hf-token` (the router needs no token)",
+    **{f"servingEngineSpec.{p}Probe": "startupTimeout in models.yaml (vllmctl sizes the probes)"
+       for p in ("startup", "liveness", "readiness")},
+    "servingEngineSpec.serviceMonitor.enabled": "VLLM_MONITORING",
+    "servingEngineSpec.serviceMonitor.additionalLabels": "VLLM_SERVICE_MONITOR_LABELS",
+    "routerSpec.serviceMonitor.enabled": "VLLM_MONITORING",
+    "routerSpec.serviceMonitor.additionalLabels": "VLLM_SERVICE_MONITOR_LABELS",
+    "grafanaDashboards.enabled": "VLLM_MONITORING",
+    "routerSpec.serviceType": "VLLM_ROUTER_EXPOSE",
+    "routerSpec.nodePort": "VLLM_ROUTER_NODE_PORT",
+    "routerSpec.ingress.enabled": "VLLM_ROUTER_EXPOSE=ingress",
+    "routerSpec.ingress.className": "VLLM_INGRESS_CLASS",
+    "routerSpec.ingress.hosts": "VLLM_ROUTER_HOST",
+    "routerSpec.ingress.tls": "VLLM_ROUTER_TLS_SECRET",
+    "routerSpec.route.main": "VLLM_ROUTER_EXPOSE=gateway, VLLM_GATEWAY",
+    "routerSpec.imagePullSecrets": "VLLM_ROUTER_IMAGE_PULL_SECRETS",
 }
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|CREDENTIAL|PRIVATE_KEY", re.I)
 _SECRET_KEYS = {

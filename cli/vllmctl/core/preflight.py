@@ -40,6 +40,33 @@ class ClusterFacts:
     runtime_classes: list[str] = field(default_factory=list)
     # models of the deployed release -> (GPUs per pod, replicas): their pods are replaced by an update
     deployed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # group/version -> the kinds the API server serves there (read for the APIs the settings need)
+    served: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequiredApi:
+    group_version: str
+    kind: str
+    why: str  # the setting or field that needs it
+    fix: str  # what provides it
+
+
+def required_apis(route_api_version: str | None, *, autoscaled: bool = False,
+                  monitoring: bool = False) -> list[RequiredApi]:
+    """The custom APIs the rendered release creates objects of, beyond what every cluster serves."""
+    from vllmctl.core.scaling import KEDA_API, MONITORING_API
+
+    out = []
+    if route_api_version is not None:
+        out.append(RequiredApi(route_api_version, "HTTPRoute", "VLLM_ROUTER_EXPOSE=gateway",
+                               "install the Gateway API CRDs and a Gateway controller"))
+    if autoscaled:
+        out.append(RequiredApi(KEDA_API, "ScaledObject", "autoscaling in models.yaml", "install KEDA"))
+    if monitoring:
+        out.append(RequiredApi(MONITORING_API, "ServiceMonitor", "VLLM_MONITORING=true",
+                               "install the Prometheus Operator (kube-prometheus-stack)"))
+    return out
 
 
 def gpus_in_use(pods: list[dict], *, release: str, release_namespace: str) -> dict[str, int]:
@@ -95,18 +122,45 @@ class Finding:
 
 
 def _gpus(m: ModelEntry) -> int:
-    return m.requestGPU * m.replicaCount
+    """GPUs the model holds once rolled out: an autoscaled model starts at its minimum."""
+    replicas = m.autoscaling.minReplicas if m.autoscaling else m.replicaCount
+    return m.requestGPU * replicas
 
 
 def check(models: list[ModelEntry], facts: ClusterFacts, *, storage_class: str, runtime_class: str,
-          update_strategy: str) -> list[Finding]:
+          update_strategy: str, required: list[RequiredApi] | tuple = ()) -> list[Finding]:
     """Every finding for deploying `models` (the enabled ones) onto the cluster `facts` describes."""
     models = [m for m in models if m.enabled]
     return (
         _gpu_findings(models, facts, update_strategy)
         + _storage_findings(models, facts, storage_class)
         + _runtime_findings(models, facts, runtime_class)
+        + _api_findings(required, facts)
+        + _autoscaling_findings(models, facts)
     )
+
+
+def _api_findings(required, facts: ClusterFacts) -> list[Finding]:
+    return [
+        Finding(ERROR, "api-missing", f"{api.why} creates a {api.kind} ({api.group_version}), which this cluster "
+                                      f"does not serve: {api.fix}, or change {api.why.split('=')[0]}")
+        for api in required if api.kind not in facts.served.get(api.group_version, frozenset())
+    ]
+
+
+def _autoscaling_findings(models: list[ModelEntry], facts: ClusterFacts) -> list[Finding]:
+    """Room for every autoscaled model at its maximum: a warning, since it only bites under load."""
+    scaled = [m for m in models if m.autoscaling and m.requestGPU]
+    if not scaled:
+        return []
+    at_max = sum(m.requestGPU * (m.autoscaling.maxReplicas if m.autoscaling else m.replicaCount)
+                 for m in models)
+    free = sum(n.free_gpus for n in facts.nodes if n.schedulable)
+    if at_max <= free:
+        return []
+    return [Finding(WARNING, "gpu-autoscale-max",
+                    f"at maxReplicas the models need {at_max} {GPU} but {free} are free: "
+                    f"{', '.join(m.name for m in scaled)} cannot reach their maximum; lower maxReplicas or add GPUs")]
 
 
 def _gpu_findings(models: list[ModelEntry], facts: ClusterFacts, update_strategy: str) -> list[Finding]:

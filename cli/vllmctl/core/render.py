@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from vllmctl import __version__
+from vllmctl.core import exposure, scaling, startup
+from vllmctl.core.duration import seconds
 from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.models import ModelEntry
 from vllmctl.core.secret_layout import API_KEY, HF_TOKEN, LAYOUTS
@@ -31,6 +33,8 @@ class RenderRequest:
     source_text: str = ""
     hf_token_models: frozenset[str] = frozenset()
     api_key: bool = True
+    # model name -> (ConfigMap key, template text): chat templates read from the files models.yaml names
+    chat_templates: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,7 +103,9 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "tag": model.tag or settings.model_tag,
         "modelURL": model.modelURL,
         "modelRevision": model.modelRevision,
-        "replicaCount": model.replicaCount,
+        # Charts before 0.1.11 keep `replicas` in the Deployment beside the ScaledObject, so every upgrade
+        # sets it: to the minimum, where KEDA settles when idle (0.1.11 and later leave it out).
+        "replicaCount": model.autoscaling.minReplicas if model.autoscaling else model.replicaCount,
         "requestCPU": model.requestCPU,
         "requestMemory": model.requestMemory,
         "requestGPU": model.requestGPU,
@@ -118,8 +124,23 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "toolCallParser": model.toolCallParser,
         "env": [{"name": k, "value": v} for k, v in model.env.items()],
         "hf_token": HF_TOKEN.ref() if hf_token else None,
+        "requestGPUType": model.requestGPUType,
+        "runtimeClassName": model.runtimeClassName,
+        "limitCPU": model.limitCPU,
+        "affinity": model.affinity.model_dump(exclude_none=True) if model.affinity else None,
+        "imagePullSecret": model.imagePullSecret,
+        "keda": scaling.keda_values(model.name, model.autoscaling, settings.prometheus_url)
+        if model.autoscaling else None,
         "vllmConfig": vllm_config,
     }
+
+
+def startup_budgets(models: list[ModelEntry], settings: Settings) -> list[startup.Budget]:
+    return [
+        startup.model_budget(m.name, seconds(m.startupTimeout) if m.startupTimeout else None, m.pvcStorage,
+                             settings.download_bandwidth)
+        for m in models if m.enabled
+    ]
 
 
 def yaml_paths(model: ModelEntry) -> dict[tuple, tuple]:
@@ -170,11 +191,20 @@ def render(request: RenderRequest) -> Rendered:
     env = _environment()
     settings = request.settings
     models = [model_view(m, settings, m.name in request.hf_token_models) for m in request.models if m.enabled]
+    for view in models:
+        key, text = request.chat_templates.get(view["name"], (None, None))
+        view["chatTemplate"], view["chatTemplateConfigMap"] = key, text
+    budget = max((b.seconds for b in startup_budgets(request.models, settings)), default=startup.CHART_DEFAULT_S)
     context = {
         "header": header(request),
         "s": settings,
         "models": models,
         "api_key_ref": API_KEY.ref() if request.api_key else None,
+        "probes": {"startupProbe": startup.startup_probe(budget), "livenessProbe": startup.LIVENESS,
+                   "readinessProbe": startup.READINESS},
+        "router_exposure": exposure.router_values(settings),
+        "monitors": scaling.monitoring_values(scaling.parse_labels(settings.service_monitor_labels))
+        if settings.monitoring else None,
     }
     values_text = env.get_template("values.yaml.j2").render(context)
     values = _parse(values_text)

@@ -37,6 +37,7 @@ CHART_REPO = "https://vllm-project.github.io/production-stack"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms))+$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP header name (RFC 9110 token)
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
@@ -110,6 +111,25 @@ class Settings:
         "VLLM_ROUTER_SESSION_KEY", "",
         "request header that identifies a session; required by VLLM_ROUTING_LOGIC=session", "header",
     )
+    router_expose: str = _setting(
+        "VLLM_ROUTER_EXPOSE", "none", "how the router is reached from outside the cluster", "choice",
+        ("none", "nodeport", "loadbalancer", "ingress", "gateway"),
+    )
+    router_host: str = _setting("VLLM_ROUTER_HOST", "", "external host name of the router (ingress, gateway)", "host")
+    ingress_class: str = _setting("VLLM_INGRESS_CLASS", "", "IngressClass of the router's Ingress ('' = default)")
+    router_tls_secret: str = _setting(
+        "VLLM_ROUTER_TLS_SECRET", "", "TLS Secret of the router's Ingress ('' = plain HTTP)", "host")
+    gateway: str = _setting("VLLM_GATEWAY", "", "Gateway (NAME or NAMESPACE/NAME) the router's HTTPRoute attaches to")
+    router_node_port: int = _setting("VLLM_ROUTER_NODE_PORT", 0, "fixed NodePort of the router (0 = any)", "int")
+    router_image_pull_secrets: str = _setting(
+        "VLLM_ROUTER_IMAGE_PULL_SECRETS", "", "comma-separated Secrets to pull the router image with")
+    monitoring: bool = _setting(
+        "VLLM_MONITORING", False, "engine and router ServiceMonitors and Grafana dashboards (chart 0.1.11+)", "bool")
+    service_monitor_labels: str = _setting(
+        "VLLM_SERVICE_MONITOR_LABELS", "", "labels your Prometheus selects ServiceMonitors by (k=v,k2=v2)")
+    prometheus_url: str = _setting(
+        "VLLM_PROMETHEUS_URL", "http://prometheus-operated.monitoring.svc:9090",
+        "Prometheus the autoscaling triggers query")
     api_key_enabled: bool = _setting(
         "VLLM_API_KEY_ENABLED", True, "protect the endpoint with the API key Secret", "bool"
     )
@@ -194,6 +214,8 @@ def _convert(f: dataclasses.Field, raw, source: str):
         raise InvalidInput(f"{where} must be a duration such as 30m, 1h or 90s, got {shown(raw)}.")
     if kind == "quantity" and value and not _QUANTITY.match(value):
         raise InvalidInput(f"{where} must be a Kubernetes quantity such as 100m, 256Mi or 80Gi, got {shown(raw)}.")
+    if kind == "host" and value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+        raise InvalidInput(f"{where} must be a DNS name such as llm.example.com, got {shown(raw)}.")
     if kind == "header" and value and not _HEADER.match(value):
         raise InvalidInput(f"{where} must be an HTTP header name such as x-user-id, got {shown(raw)}.")
     checks = {"name": kube_names.dns_subdomain, "image": kube_names.image_repository, "tag": kube_names.image_tag}

@@ -136,7 +136,21 @@ def check_facts(s: Settings, facts, models, deployed_values: dict | None) -> lis
 
     facts = dataclasses.replace(facts, deployed=_deployed_models(deployed_values or {}))
     return preflight_core.check(models, facts, storage_class=s.storage_class, runtime_class=s.runtime_class,
-                                update_strategy=s.update_strategy)
+                                update_strategy=s.update_strategy, required=required_apis(s, models))
+
+
+def required_apis(s: Settings, models) -> list[preflight_core.RequiredApi]:
+    from vllmctl.core.exposure import route_api_version
+
+    return preflight_core.required_apis(route_api_version(s), autoscaled=any(m.autoscaling for m in models),
+                                        monitoring=s.monitoring)
+
+
+def facts_of(ctx: Context, models):
+    """The cluster facts preflight needs, the custom APIs the release uses included."""
+    s = ctx.settings
+    return kube.cluster_facts(ctx.cluster, s.release, s.namespace,
+                              tuple(api.group_version for api in required_apis(s, models)))
 
 
 def preflight_failure(findings) -> OperationFailed | None:
@@ -243,8 +257,7 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
                           notes=[f"values overlay: {path}" for path in loaded.overlay.names])
     run = _Run(opts, ctx, loaded, result)
     with ThreadPoolExecutor(1) as pool:
-        facts = None if opts.skip_preflight else pool.submit(
-            kube.cluster_facts, ctx.cluster, s.release, s.namespace)
+        facts = None if opts.skip_preflight else pool.submit(facts_of, ctx, run.enabled)
         run.current, run.deployed_values, run.deployed_manifest = helm.run(_release_state(helm, s))
         run.facts = facts.result() if facts is not None else None
     return run
@@ -557,9 +570,9 @@ def preflight(settings: Settings, update_strategy: str | None = None) -> list[pr
     s = ctx.settings
     current = ctx.helm.run(ctx.helm.latest(s.release, s.namespace))
     values = ctx.helm.run(ctx.helm.values(s.release, s.namespace)) if current and not current.pending else None
-    facts = kube.cluster_facts(ctx.cluster, s.release, s.namespace)
     s = _with_strategy_choice(s, update_strategy, values)
-    findings = check_facts(s, facts, [m for m in loaded.models if m.enabled], values)
+    enabled = [m for m in loaded.models if m.enabled]
+    findings = check_facts(s, facts_of(ctx, enabled), enabled, values)
     from vllmctl.workflows import fit as fit_wf  # model facts: the cache, else the Hub
 
     return findings + fit_wf.for_preflight(s, loaded, kube.node_labels(ctx.cluster))

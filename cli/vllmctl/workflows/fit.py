@@ -163,6 +163,14 @@ def explicit_gpu_memory(settings: Settings) -> int | None:
         raise InvalidInput(f"--gpu-memory (VLLM_GPU_MEMORY): {e}.") from None
 
 
+def startup_budget(values: Mapping[str, Any]) -> int:
+    """The window of the startup probe the values give the engines (the chart's default without one)."""
+    from vllmctl.core.startup import probe_window_s
+
+    probe = ((values or {}).get("servingEngineSpec") or {}).get("startupProbe")
+    return probe_window_s(probe) if probe else fit.startup_budget_seconds()
+
+
 def run(settings: Settings, values: Mapping[str, Any], chart_version: str, *,
         nodes_labels: list[Mapping[str, str]] | None = None, fetch=None) -> FitRun:
     """Fit reports for every rendered model."""
@@ -173,7 +181,7 @@ def run(settings: Settings, values: Mapping[str, Any], chart_version: str, *,
     gpu_nodes = [n for n in nodes_labels or [] if gpu_pools.gpu_memory_of(n)]
     pools = gpu_pools.pools(gpu_nodes)
     rate = bandwidth(settings)
-    budget = fit.startup_budget_seconds()
+    budget = startup_budget(values)
     reports = []
     for inp, rev in wanted:
         gpu = explicit or gpu_pools.smallest_gpu(gpu_pools.selected(gpu_nodes, inp.node_selector_terms))

@@ -24,6 +24,8 @@ class LoadedModels:
     chart_version: str
     warnings: list[str]
     overlay: overlay_core.Overlay = field(default_factory=overlay_core.Overlay)  # global values files
+    # model name -> (ConfigMap key, text) of the chat template file its entry names
+    chat_templates: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def example_text() -> str:
@@ -52,6 +54,7 @@ def _validated(doc: models_file.ModelsDocument, settings: Settings) -> LoadedMod
     ]
     if problems:
         raise models_file.InvalidModels(problems)
+    warnings += settings_rules(doc, models, settings, version)
     if settings.engine_tag_floats:
         warnings.append(
             f"VLLM_MODEL_TAG={settings.model_tag or '(empty)'} floats: pods break the day vLLM drops a flag, "
@@ -95,6 +98,48 @@ def load_overlay(settings: Settings, version: str) -> overlay_core.Overlay:
     return overlay_core.Overlay(files)
 
 
+def settings_rules(doc, models: list, settings: Settings, version: str) -> list[str]:
+    """Rules that need the settings as well as models.yaml: the router's exposure and each model's
+    GPU vendor against the runtime class. Errors raise (at their line); warnings are returned."""
+    from vllmctl.core import exposure, placement, scaling
+
+    problems = exposure.problems(settings, version) + scaling.monitoring_problems(
+        version, settings.monitoring, settings.service_monitor_labels)
+    if problems:
+        raise InvalidInput("; ".join(problems) + ".")
+    located, warnings = [], exposure.warnings(settings)
+    for index, m in enumerate(models):
+        errors, notes = placement.vendor_problems(m, settings.runtime_class, settings.model_image)
+        located += [doc.problem((index, *loc), message) for loc, message in errors]
+        warnings += notes
+    if located:
+        raise models_file.InvalidModels(located)
+    return warnings
+
+
+def read_chat_templates(loaded: LoadedModels, base: Path) -> None:
+    """Read each chatTemplate file (relative to the models file) into `loaded`, or say at its line why not."""
+    from vllmctl.core.placement import chat_template_problem
+
+    problems = []
+    for index, m in enumerate(loaded.models):
+        if not m.chatTemplate:
+            continue
+        path = (base / m.chatTemplate).expanduser()
+        try:
+            data = path.read_bytes().replace(b"\r\n", b"\n")
+        except OSError as e:
+            why = f"cannot read chat template {str(path)!r}: {e.strerror or e}"
+        else:
+            why = chat_template_problem(path.name, data)
+        if why:
+            problems.append(loaded.document.problem((index, "chatTemplate"), why))
+        else:
+            loaded.chat_templates[m.name] = (path.name, data.decode("utf-8"))
+    if problems:
+        raise models_file.InvalidModels(problems)
+
+
 def load(settings: Settings, *, allow_example: bool = False, overlay: bool = True) -> LoadedModels:
     """The validated models file (with the values overlay unless `overlay` is False); with
     allow_example, the packaged example when the default file is absent."""
@@ -104,6 +149,7 @@ def load(settings: Settings, *, allow_example: bool = False, overlay: bool = Tru
         loaded.warnings.insert(0, "models.yaml not found: using the packaged models.example.yaml")
     else:
         loaded = _validated(models_file.load_document(path), settings)  # parsed once
+        read_chat_templates(loaded, path.parent)
     if overlay:
         loaded.overlay = load_overlay(settings, loaded.chart_version)
     return loaded

@@ -68,21 +68,39 @@ def status(settings: Settings, kube: KubeObjects | None = None) -> list[dict]:
         raise NotInstalled(f"nothing of release {settings.release!r} runs in namespace {settings.namespace!r} "
                            f"on {kube.describe()}.", hint="Install it with `vllmctl install`.")
     pods = kube.list_pods(settings.namespace)
+    scaling = autoscaling_of(kube, settings)
     rows = []
     for w in loads:
         selector = (w.deployment.get("spec") or {}).get("selector") or {}
         mine = [pod_state(p) for p in pods if selects(selector, p["metadata"].get("labels") or {})]
         if not mine:
-            rows.append({"model": w.model, "pod": "-", "ready": False, "status": "no pods", "restarts": 0,
-                         "age": "-", "node": "-", "gpus": 0, "problem": ""})
+            rows.append({"model": w.model, "pod": "-", "ready": False,
+                         "status": "scaled to zero" if w.model in scaling else "no pods", "restarts": 0,
+                         "age": "-", "node": "-", "gpus": 0, "problem": "", "replicas": scaling.get(w.model)})
         for s in mine:
             rows.append({
                 "model": w.model, "pod": s.name, "ready": s.ready,
                 "status": "Terminating" if s.terminating else s.phase, "restarts": s.restarts,
                 "age": _age(s.created), "node": s.node or "-", "gpus": s.gpus,
-                "problem": s.problem.describe() if s.problem else "",
+                "problem": s.problem.describe() if s.problem else "", "replicas": scaling.get(w.model),
             })
     return rows
+
+
+def autoscaling_of(kube: KubeObjects, settings: Settings) -> dict[str, dict]:
+    """model -> {current, min, max} of the release's KEDA ScaledObjects."""
+    out = {}
+    for so in kube.list_scaled_objects(settings.namespace):
+        labels = so["metadata"].get("labels") or {}
+        if labels.get("helm-release-name") != settings.release or not labels.get("model"):
+            continue
+        spec, status = so.get("spec") or {}, so.get("status") or {}
+        deployment = next((w.deployment for w in workloads(kube, settings) if w.model == labels["model"]), {})
+        out[labels["model"]] = {"current": (deployment.get("spec") or {}).get("replicas", 0),
+                                "min": spec.get("minReplicaCount", 0), "max": spec.get("maxReplicaCount"),
+                                "active": any(c.get("type") == "Active" and c.get("status") == "True"
+                                              for c in status.get("conditions") or [])}
+    return out
 
 
 def endpoints(settings: Settings, kube: KubeObjects | None = None) -> dict:
@@ -97,12 +115,11 @@ def endpoints(settings: Settings, kube: KubeObjects | None = None) -> dict:
         selector = (s.get("spec") or {}).get("selector") or {}
         if selector.get("helm-release-name") == settings.release and selector.get("model"):
             port = ((s.get("spec") or {}).get("ports") or [{}])[0].get("port", 80)
-            engines.append({
-                "model": selector["model"], "service": s["metadata"]["name"],
-                "url": f"http://{s['metadata']['name']}.{settings.namespace}.svc.cluster.local:{port}/v1",
-            })
+            base = f"http://{s['metadata']['name']}.{settings.namespace}.svc.cluster.local:{port}"
+            engines.append({"model": selector["model"], "service": s["metadata"]["name"], "url": f"{base}/v1",
+                            "metrics": f"{base}/metrics"})
     result: dict[str, Any] = {"router": None, "engines": sorted(engines, key=lambda e: e["model"]),
-              "models": deployed_models(kube, settings)}
+                              "models": deployed_models(kube, settings)}
     if router is not None:
         spec = router.get("spec") or {}
         port = (spec.get("ports") or [{}])[0]
@@ -110,17 +127,35 @@ def endpoints(settings: Settings, kube: KubeObjects | None = None) -> dict:
         external = [f"http://{i.get('ip') or i.get('hostname')}:{port.get('port')}/v1" for i in ingress]
         if spec.get("type") == "NodePort" and port.get("nodePort"):
             external.append(f"<node-ip>:{port['nodePort']}")
+        external += ingress_urls(kube, settings)
         result["router"] = {
             "service": router_name, "type": spec.get("type", "ClusterIP"),
             "url": f"{endpoint_of(settings)}/v1" if port.get("port") == 80
             else f"{endpoint_of(settings)}:{port.get('port')}/v1",
             "external": external,
+            "metrics": f"{endpoint_of(settings)}:{port.get('port')}/metrics",
             "port_forward": "vllmctl port-forward [PORT]  ->  http://127.0.0.1:PORT/v1",
         }
     if result["router"] is None and not engines:
         raise NotInstalled(f"no Services of release {settings.release!r} in namespace {settings.namespace!r}.",
                            hint="Install it with `vllmctl install`.")
     return result
+
+
+def ingress_urls(kube: KubeObjects, settings: Settings) -> list[str]:
+    """The router's Ingress hosts (https where TLS covers the host), and the Gateway route's host."""
+    from vllmctl.core.exposure import external_url
+
+    urls = []
+    for ing in kube.list_ingresses(settings.namespace):
+        if ing["metadata"]["name"] != f"{settings.release}-ingress-router":
+            continue
+        spec = ing.get("spec") or {}
+        tls_hosts = {h for t in spec.get("tls") or [] for h in t.get("hosts") or []}
+        urls += [f"{'https' if r['host'] in tls_hosts else 'http'}://{r['host']}/v1"
+                 for r in spec.get("rules") or [] if r.get("host")]
+    route = external_url(settings) if settings.router_expose == "gateway" else None
+    return urls + ([route] if route else [])
 
 
 def model_pods(kube: KubeObjects, settings: Settings, model: str) -> list[str]:

@@ -42,6 +42,7 @@ def render_request(settings: Settings, loaded: models_wf.LoadedModels, gated: di
         source_text=loaded.document.text + "".join(f.text for f in loaded.overlay.files),
         hf_token_models=hf_models,
         api_key=settings.api_key_enabled,
+        chat_templates=loaded.chat_templates,
     )
 
 
