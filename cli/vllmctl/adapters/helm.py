@@ -53,6 +53,11 @@ class ReleaseInfo:
         return self.status in PENDING
 
 
+# How helm says a chart repository (or registry) could not be reached, as opposed to refusing a chart.
+_REPO_UNREACHABLE = ("is not a valid chart repository or cannot be reached", "no such host",
+                     "failed to do request", "network is unreachable", "tls handshake timeout")
+
+
 def _error_line(stderr: str) -> str:
     """Helm's last `Error:` line, with the `* ...` lines of a multi-error that follow it."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
@@ -99,6 +104,9 @@ class Helm:
     def _failure(self, doing: str, stderr: str) -> VllmctlError:
         line = _error_line(stderr)
         low = stderr.lower()
+        repo = "kubernetes cluster unreachable" not in low and any(sign in low for sign in _REPO_UNREACHABLE)
+        if repo:
+            return Unreachable(f"helm could not {doing}: {line}")
         if "kubernetes cluster unreachable" in low or "connection refused" in low:
             where = self.cluster.describe() if self.cluster else "the cluster"
             return Unreachable(f"helm could not {doing}: cannot reach the Kubernetes API server {where}.",

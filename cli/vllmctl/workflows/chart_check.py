@@ -14,8 +14,11 @@ from vllmctl.adapters import chart_source
 from vllmctl.adapters.chart_source import ChartRef
 from vllmctl.core.models_file import InvalidModels
 from vllmctl.core.settings import Settings
-from vllmctl.errors import OperationFailed
+from vllmctl.errors import OperationFailed, Unreachable
 
+UNREACHABLE = ("chart check skipped: the chart repository {repo} cannot be reached; run `vllmctl chart pull` where "
+               "it can (or set VLLM_CHART to a chart .tgz or directory) and render also checks what `helm template` "
+               "of the pinned chart would deploy")
 SKIPPED = ("chart check skipped: no chart at hand; run `vllmctl chart pull` (or set VLLM_CHART to a chart .tgz or "
            "directory) and validate also checks what `helm template` of the pinned chart would deploy")
 
@@ -64,11 +67,11 @@ def check(rendered, document, chart: ChartRef, *, values: dict | None = None, ma
     try:
         manifest, defaults = helm.run(_template_and_defaults(helm, chart, settings, values or rendered.values,
                                                              manifest))
-    except OperationFailed as e:
+    except (OperationFailed, Unreachable) as e:
         if chart.local:
             raise
-        raise OperationFailed(e.message, hint="To work without the chart repository, run `vllmctl chart pull` once "
-                              "(or set VLLM_CHART to a local chart).") from None
+        raise type(e)(e.message, hint="To work without the chart repository, run `vllmctl chart pull` once "
+                      "(or set VLLM_CHART to a local chart).") from None
     findings = lint(LintInput(manifest, rendered.request, document, _defaults(defaults), claims))
     failed = errors(findings)
     if failed:

@@ -73,13 +73,21 @@ def render_models(
 def render_checked(settings: Settings, chart, *, allow_example: bool = True, chart_optional: bool = False):
     """render_models for `for_chart`'s (settings, chart), then the chart check: (loaded, rendered, the
     check). With `chart_optional` (validate), only a chart on this machine is templated; without one
-    the check is None (skipped)."""
+    the check is None (skipped). A chart repository that cannot be reached skips the check with a
+    warning: rendering itself needs no network (GitOps controllers fetch the chart themselves)."""
+    from vllmctl.errors import Unreachable
     from vllmctl.workflows import chart_check
 
     loaded, rendered = render_models(settings, allow_example=allow_example)
     if chart_optional and not chart.local:
         return loaded, rendered, None
-    checked = chart_check.check(rendered, loaded.document, chart)
+    try:
+        checked = chart_check.check(rendered, loaded.document, chart)
+    except Unreachable:
+        if chart.local:
+            raise
+        loaded.warnings.append(chart_check.UNREACHABLE.format(repo=chart.repo or chart.ref))
+        return loaded, rendered, None
     loaded.warnings.extend(checked.warnings)
     return loaded, rendered, checked
 
