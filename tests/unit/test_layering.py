@@ -31,6 +31,8 @@ def _imports(path: Path) -> list[tuple[str, str | None]]:
 
     def visit(node: ast.AST, function: str | None) -> None:
         for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and ast.unparse(child.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+                continue  # names for annotations only: nothing is imported when the module runs
             if isinstance(child, ast.Import):
                 found.extend((a.name, function) for a in child.names)
             elif isinstance(child, ast.ImportFrom) and child.module:

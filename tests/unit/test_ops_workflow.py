@@ -7,7 +7,7 @@ import pytest
 
 from tests.fakes.ports import FakeKube
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput, OperationFailed
+from vllmctl.errors import InvalidInput, NotInstalled
 from vllmctl.workflows import ops
 
 SETTINGS = Settings(namespace="vllm", release="vllm")
@@ -49,7 +49,7 @@ def test_status_lists_the_release_pods_per_model_and_nothing_else():
 
 
 def test_status_without_the_release_says_how_to_install():
-    with pytest.raises(OperationFailed, match="vllmctl install"):
+    with pytest.raises(NotInstalled, match="vllmctl install"):
         ops.status(SETTINGS, FakeKube())
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vllmctl.adapters import chart_source
-from vllmctl.adapters.chart_source import ChartRef
 from vllmctl.core.models_file import InvalidModels
 from vllmctl.core.settings import Settings
 from vllmctl.errors import OperationFailed, Unreachable
+
+if TYPE_CHECKING:
+    from vllmctl.adapters.chart_source import ChartRef
 
 UNREACHABLE = ("chart check skipped: the chart repository {repo} cannot be reached; run `vllmctl chart pull` where "
                "it can (or set VLLM_CHART to a chart .tgz or directory) and render also checks what `helm template` "
@@ -43,6 +45,8 @@ def _defaults(text: str) -> dict:
 async def _template_and_defaults(helm, chart: ChartRef, settings: Settings, values: dict,
                                  manifest: str | None) -> tuple[str, str]:
     import asyncio
+
+    from vllmctl.adapters import chart_source
 
     async def defaults() -> str:
         return chart_source.local_values_text(Path(chart.ref)) if chart.local else await helm.default_values(chart)
