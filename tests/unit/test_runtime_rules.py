@@ -75,7 +75,7 @@ def test_startup_timeout_of_a_minute_is_accepted():
 @pytest.mark.parametrize("field,value,message", [
     ("requestGPUType", "gpu", "extended resource name"),
     ("requestGPUType", "NVIDIA.com/gpu", "extended resource name"),
-    ("imagePullSecret", "Reg_Cred", "not a Secret name"),
+    ("imagePullSecret", "Reg_Cred", "not a valid Kubernetes name"),
     ("limitCPU", "lots", "limitCPU"),
     ("limitCPU", 0, "limitCPU"),
     ("affinity", {"nodeAffinty": {}}, "Extra inputs"),

@@ -29,7 +29,6 @@ HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{
 NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 EXTENDED_RESOURCE = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 # Set by vllmctl from Secret references; a literal value here would put a secret into Helm values.
 RESERVED_ENV = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "VLLM_API_KEY", "HF_HOME"}
@@ -276,8 +275,9 @@ class ModelEntry(_Strict):
     @field_validator("imagePullSecret")
     @classmethod
     def _secret_name(cls, v):
-        if v is not None and not DNS_SUBDOMAIN.match(v):
-            raise ValueError(f"{v!r} is not a Secret name (lowercase letters, digits, '-' and '.')")
+        problem = None if v is None else kube_names.dns_subdomain(v)
+        if problem:
+            raise ValueError(f"imagePullSecret: {problem}")
         return v
 
     @field_validator("limitCPU")

@@ -37,7 +37,6 @@ CHART_REPO = "https://vllm-project.github.io/production-stack"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms))+$")
 _HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an HTTP header name (RFC 9110 token)
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
@@ -214,7 +213,7 @@ def _convert(f: dataclasses.Field, raw, source: str):
         raise InvalidInput(f"{where} must be a duration such as 30m, 1h or 90s, got {shown(raw)}.")
     if kind == "quantity" and value and not _QUANTITY.match(value):
         raise InvalidInput(f"{where} must be a Kubernetes quantity such as 100m, 256Mi or 80Gi, got {shown(raw)}.")
-    if kind == "host" and value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+    if kind == "host" and value and kube_names.dns_subdomain(value):
         raise InvalidInput(f"{where} must be a DNS name such as llm.example.com, got {shown(raw)}.")
     if kind == "header" and value and not _HEADER.match(value):
         raise InvalidInput(f"{where} must be an HTTP header name such as x-user-id, got {shown(raw)}.")
