@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.deploy_helpers import model, vllmctl, write_models
+from tests.integration.deploy_helpers import model, write_models
 
 
 def strategy(kube_env, namespace: str, name: str) -> str:
@@ -15,34 +15,34 @@ def strategy(kube_env, namespace: str, name: str) -> str:
         return client.AppsV1Api(api).read_namespaced_deployment(name, namespace).spec.strategy.type
 
 
-def test_recreate_stays_in_force_for_diff_and_upgrade(tmp_path, kube_env, namespace):
+def test_recreate_stays_in_force_for_diff_and_upgrade(tmp_path, kube_env, namespace, cli):
     kube_env.kubelet.auto_ready(namespace)
     write_models(tmp_path, model("alpha", pvcStorage=""))
-    r = vllmctl(tmp_path, kube_env, namespace, "install", "--update-strategy", "Recreate")
+    r = cli("install", "--update-strategy", "Recreate")
     assert r.code == 0, r.output
     assert strategy(kube_env, namespace, "vllm-alpha-deployment-vllm") == "Recreate"
     # Neither diff nor upgrade, without the flag, turn it back.
-    r = vllmctl(tmp_path, kube_env, namespace, "diff", "--exit-code")
+    r = cli("diff", "--exit-code")
     assert r.code == 0 and "no changes" in r.stderr, r.output
-    r = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--detailed-exit-code")
+    r = cli("upgrade", "--detailed-exit-code")
     assert r.code == 5, r.output
     write_models(tmp_path, model("alpha", pvcStorage="", requestMemory="2Gi"))
-    r = vllmctl(tmp_path, kube_env, namespace, "upgrade")
+    r = cli("upgrade")
     assert r.code == 0, r.output
     assert strategy(kube_env, namespace, "vllm-alpha-deployment-vllm") == "Recreate"
     # Asking for RollingUpdate is a change, and diff shows it.
-    r = vllmctl(tmp_path, kube_env, namespace, "diff", "--update-strategy", "RollingUpdate", "--exit-code")
+    r = cli("diff", "--update-strategy", "RollingUpdate", "--exit-code")
     assert r.code == 1 and "-    type: Recreate" in r.stdout, r.output
 
 
-def test_surge_warning_before_the_wait_and_in_the_failure(tmp_path, kube_env, namespace):
+def test_surge_warning_before_the_wait_and_in_the_failure(tmp_path, kube_env, namespace, cli):
     # gpu-node-1 has 2 GPUs: the running model holds both, so its rolling update cannot start a pod.
     kube_env.kubelet.auto_ready(namespace)
     write_models(tmp_path, model("big", requestGPU=2, pvcStorage=""))
-    r = vllmctl(tmp_path, kube_env, namespace, "install", env={"VLLM_RUNTIME_CLASS": ""})
+    r = cli("install", env={"VLLM_RUNTIME_CLASS": ""})
     assert r.code == 0, r.output
     write_models(tmp_path, model("big", requestGPU=2, pvcStorage="", requestMemory="2Gi"))
-    r = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--no-atomic", timeout=120)
+    r = cli("upgrade", "--no-atomic", timeout=120)
     assert r.code == 4, r.output
     lines = r.stderr.splitlines()
     warned = next(i for i, line in enumerate(lines) if line.startswith("warning: preflight: a rolling update"))
@@ -53,7 +53,7 @@ def test_surge_warning_before_the_wait_and_in_the_failure(tmp_path, kube_env, na
     assert "Preflight warned: a rolling update needs up to 4" in failure and "--update-strategy Recreate" in failure
 
     write_models(tmp_path, model("big", requestGPU=2, pvcStorage="", requestMemory="3Gi"))
-    r = vllmctl(tmp_path, kube_env, namespace, "upgrade", "--no-atomic", "-o", "json", timeout=120)
+    r = cli("upgrade", "--no-atomic", "-o", "json", timeout=120)
     assert r.code == 4, r.output
     doc = json.loads(r.stdout)
     assert doc["ok"] is False and doc["exit_code"] == 4 and "Recreate" in doc["error"]

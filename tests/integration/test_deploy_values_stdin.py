@@ -12,7 +12,7 @@ import os
 import subprocess
 import threading
 
-from tests.integration.deploy_helpers import model, vllmctl, write_models
+from tests.integration.deploy_helpers import model, write_models
 
 MARKER = "example-org/stdin-marker-5e1f"
 
@@ -65,12 +65,12 @@ def _holds_marker(target: str) -> bool:
         return False
 
 
-def test_values_reach_helm_on_stdin_and_never_a_file(tmp_path, kube_env, helm_bin, namespace):
+def test_values_reach_helm_on_stdin_and_never_a_file(tmp_path, kube_env, helm_bin, namespace, cli):
     write_models(tmp_path, model("probe", modelURL=MARKER, pvcStorage=""))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     with HelmWatcher() as watcher:
-        r = vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait", env={"TMPDIR": str(scratch)})
+        r = cli("install", "--no-wait", env={"TMPDIR": str(scratch)})
     assert r.code == 0, r.output
     assert watcher.seen, "no helm upgrade child was seen: the sampler is too slow to prove anything"
     for pid, record in watcher.seen.items():

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from tests.cli.tty import TTYSession
-from tests.integration.deploy_helpers import cli_env, helm_revisions, model, vllmctl, write_models
+from tests.integration.deploy_helpers import helm_revisions, model, write_models
 
 GREEN, RED = "\x1b[32m", "\x1b[31m"
 
 
-def test_diff_colours_on_a_terminal_and_uninstall_asks(tmp_path, kube_env, helm_bin, namespace):
+def test_diff_colours_on_a_terminal_and_uninstall_asks(tmp_path, kube_env, helm_bin, namespace, cli):
     kube_env.kubelet.auto_ready(namespace)
     write_models(tmp_path, model("alpha", pvcStorage=""))
-    assert vllmctl(tmp_path, kube_env, namespace, "install").code == 0
+    assert cli("install").code == 0
     write_models(tmp_path, model("alpha", pvcStorage="", requestMemory="2Gi"))
-    env = cli_env(kube_env, namespace)
+    env = cli.env()
 
     session = TTYSession("diff", cwd=tmp_path, env=env)
     assert session.wait(timeout=120) == 0, session.seen
@@ -22,7 +22,7 @@ def test_diff_colours_on_a_terminal_and_uninstall_asks(tmp_path, kube_env, helm_
     plain = TTYSession("diff", cwd=tmp_path, env={**env, "NO_COLOR": "1"})
     assert plain.wait(timeout=120) == 0
     assert "2Gi" in plain.seen and GREEN not in plain.seen and RED not in plain.seen
-    piped = vllmctl(tmp_path, kube_env, namespace, "diff")
+    piped = cli("diff")
     assert "\x1b[" not in piped.stdout and "2Gi" in piped.stdout
 
     declined = TTYSession("uninstall", cwd=tmp_path, env=env)

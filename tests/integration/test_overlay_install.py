@@ -23,7 +23,8 @@ def test_install_applies_the_overlay_and_upgrade_sees_no_change(tmp_path, kube_e
                                                                 test_server_chart):
     kube_env.kubelet.auto_ready(namespace)
     env = {"VLLM_CHART": str(test_server_chart(VERSION)), "VLLM_CHART_VERSION": VERSION}
-    write_models(tmp_path, model("alpha", modelSpec={"imagePullSecret": "regcred", "limitCPU": 2}))
+    write_models(tmp_path, model("alpha", modelSpec={"podLabels": {"overlay-pod": "yes"},
+                                                     "serviceAccountName": "default"}))
     (tmp_path / "values.override.yaml").write_text(OVERLAY)
 
     r = vllmctl(tmp_path, kube_env, namespace, "install", "--no-wait", env=env)
@@ -34,8 +35,8 @@ def test_install_applies_the_overlay_and_upgrade_sees_no_change(tmp_path, kube_e
         engine = apps.read_namespaced_deployment("vllm-alpha-deployment-vllm", namespace)
         assert engine.metadata.labels["team"] == "overlay"
         pod = engine.spec.template.spec
-        assert [s.name for s in pod.image_pull_secrets] == ["regcred"]
-        assert pod.containers[0].resources.limits["cpu"] == "2"
+        assert engine.spec.template.metadata.labels["overlay-pod"] == "yes"
+        assert pod.service_account_name == "default"
         assert pod.containers[0].security_context is None  # the chart's default deleted by null
         router = apps.read_namespaced_deployment("vllm-deployment-router", namespace)
         assert router.spec.template.metadata.annotations["overlay/router"] == "yes"
