@@ -60,7 +60,10 @@ class CmdlineSampler:
                     self.cli_seen += 1
                 if any(n in argv for n in self.needles):
                     self.hits.append((int(entry.name), argv))
-                if b"vllmctl.main" not in argv:
+                # An empty argv is a process in the middle of exec (the CLI starting with its own
+                # environment, which holds the values by design): its next read names it, and a
+                # (pid, argv) pair is read again whenever the argv changes.
+                if argv and b"vllmctl.main" not in argv:
                     self._check_environ(entry.name, argv)
             self._stop.wait(0.003)  # leave the CPU to the commands under test (2-core machines)
 
