@@ -65,10 +65,21 @@ def round_trip_yaml():
     return yaml
 
 
+def _too_deep(source: SourceText) -> None:
+    """Refuses nesting deeper than MAX_DEPTH before ruamel sees it: ruamel's scanner keeps every
+    open flow collection as a possible simple key and reads the whole of `[[[[...` (seconds of
+    CPU for 20,000 levels) before its composer counts levels; libyaml stops in microseconds."""
+    verdict, mark = _libyaml_scan(source.text, stop_at_alias=False)
+    if verdict == "deep":
+        what = f"nested more than {MAX_DEPTH} levels deep; vllmctl reads no deeper"
+        raise InvalidFile([Problem(source.file, mark.line + 1, mark.column + 1, what)])
+
+
 def parse(source: SourceText):
     """The round-trip document (ruamel: comments and positions kept), or InvalidFile."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    _too_deep(source)
     try:
         with gc_paused(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ruamel warns on reused anchors: valid YAML
@@ -138,18 +149,18 @@ def plain(root, file: str, *, budget: list[int] | None = None, at: tuple = ()):
                                    "aliases or merge keys; vllmctl refuses it (write the values out)")]) from None
 
 
-def within_bounds_without_aliases(text: str) -> bool:
-    """Whether libyaml's C parser may load `text` as is: no alias, at most MAX_DEPTH levels and
-    MAX_NODES nodes, counted from its events (made without recursion; PyYAML's C composer
-    recurses per level and crashes at about 100,000). False also for text it cannot parse."""
+def _libyaml_scan(text: str, *, stop_at_alias: bool):
+    """("alias" | "deep" | "many" | "error" | "ok", the mark of the event that decided it), read
+    from libyaml's C parser events (made without recursion; PyYAML's C composer recurses per level
+    and crashes at about 100,000)."""
     import yaml
 
     depth = nodes = 0
     starts, ends = (yaml.SequenceStartEvent, yaml.MappingStartEvent), (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     try:
         for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-            if isinstance(event, yaml.AliasEvent):
-                return False
+            if isinstance(event, yaml.AliasEvent) and stop_at_alias:
+                return "alias", event.start_mark
             if isinstance(event, starts):
                 depth += 1
                 nodes += 1
@@ -157,11 +168,19 @@ def within_bounds_without_aliases(text: str) -> bool:
                 depth -= 1
             elif isinstance(event, yaml.ScalarEvent):
                 nodes += 1
-            if depth > MAX_DEPTH or nodes > MAX_NODES:
-                return False
+            if depth > MAX_DEPTH:
+                return "deep", event.start_mark
+            if nodes > MAX_NODES:
+                return "many", event.start_mark
     except yaml.YAMLError:
-        return False
-    return True
+        return "error", None  # ruamel, which parses next, reports it with its own words
+    return "ok", None
+
+
+def within_bounds_without_aliases(text: str) -> bool:
+    """Whether libyaml's C parser may load `text` as is: no alias, at most MAX_DEPTH levels and
+    MAX_NODES nodes. False also for text it cannot parse."""
+    return _libyaml_scan(text, stop_at_alias=True)[0] == "ok"
 
 
 @dataclass(frozen=True)
