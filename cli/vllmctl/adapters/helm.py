@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vllmctl.adapters.chart_source import ChartRef
+from vllmctl.core.plan import keep_claims
 from vllmctl.errors import OperationFailed, Unreachable, VllmctlError
 
 HISTORY_MAX = 10
@@ -178,12 +179,13 @@ class Helm:
     # ------------------------------------------------------------------ changing a release
     async def template(self, release: str, chart: ChartRef, values: dict, namespace: str, *,
                        post_render: bool = True) -> str:
-        """The manifests an upgrade would apply (rendered locally, with the same post-renderer unless
-        `post_render` is False: the chart check reads the chart's own output and spares its start-up)."""
+        """The manifests an upgrade would apply, rendered locally; with `post_render` the upgrade's
+        post-renderer is applied here, in this process, which spares helm starting a Python for it
+        (the chart check reads the chart's own output, without it)."""
         args = ["template", release, *self._chart_args(chart), "--namespace", namespace, "--is-upgrade",
-                "--skip-tests", "--values", "-", *(self._post_render_args() if post_render else [])]
+                "--skip-tests", "--values", "-"]
         out = await self._run(args, json.dumps(values).encode(), doing=f"render the chart {chart.describe()}")
-        return out.decode()
+        return keep_claims(out.decode()) if post_render else out.decode()
 
     async def upgrade_install(self, release: str, chart: ChartRef, values: dict, namespace: str, *,
                               timeout: str, wait: bool = False, atomic: bool = False,

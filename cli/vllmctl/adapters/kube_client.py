@@ -31,6 +31,23 @@ class Cluster:
         return f"{self.server} ({where})"
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where helm is pointed, known without the client: helm can start reading a release on its own
+    core while this one still imports the kubernetes package (about half a second)."""
+
+    kubeconfig: str  # "" when in-cluster
+    context: str  # "" for the kubeconfig's current context
+
+    def describe(self) -> str:
+        return f"(context {self.context!r})" if self.context else "(the kubeconfig's current context)"
+
+
+def location(context: str = "") -> Location:
+    """The kubeconfig and context `connect(context)` will use, as helm reads them."""
+    return Location(_kubeconfig_path(), context)
+
+
 def _kubeconfig_path() -> str:
     env = os.environ.get("KUBECONFIG", "")
     if env:

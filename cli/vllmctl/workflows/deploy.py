@@ -161,15 +161,22 @@ def preflight_failure(findings) -> OperationFailed | None:
                            hint="Fix it, or pass --skip-preflight to deploy anyway.")
 
 
-def _render(settings: Settings, hf_token_models, loaded: models_wf.LoadedModels):
+def _render(run: _Run, hf_token_models):
+    """vllmctl's rendering of the models for these token answers; the same answers (the offline
+    guess and the secrets step agree, as on every no-op upgrade) reuse one rendering."""
     from vllmctl.workflows.render import render_models
 
+    key = (run.s, frozenset(hf_token_models))
+    if run.renders and run.renders[0] == key:
+        return run.renders[1]
+    loaded = run.loaded
     # render_models decides per model from hfTokenRequired, else this answer: the secrets step's
     gated = {m.modelURL: m.name in hf_token_models for m in loaded.models}
-    _, rendered = render_models(settings, gated=gated, loaded=loaded)
+    _, rendered = render_models(run.s, gated=gated, loaded=loaded)
     # a second rendering (offline for the move check, then with the secrets' answers) adds the
     # same engine-flag warnings again
     loaded.warnings[:] = list(dict.fromkeys(loaded.warnings))
+    run.renders = (key, rendered)
     return rendered
 
 
@@ -198,6 +205,7 @@ class _Run:
     deployed_manifest: str = ""
     facts: object = None
     rendered: tuple[dict, str] | None = None  # values the move check templated, and their manifest
+    renders: tuple | None = None  # ((settings, token answers), the rendering): see _render
     manifest: str = ""
     confirmed: frozenset[str] = frozenset()  # objects --recreate was allowed to delete
     created_namespace: bool = False
@@ -245,21 +253,25 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
     state (helm), read at the same time."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from vllmctl.adapters.kube_client import location
+
     chart = chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
-    loaded = models_wf.load(settings)
-    ctx = connect(settings, chart)
-    s, helm = ctx.settings, ctx.helm
-    names = [m.name for m in loaded.models if m.enabled]
-    # warnings is loaded.warnings itself, so the engine-flag warnings rendering adds later show too
-    result = DeployResult(s.release, s.namespace, chart.label, names, changed=False, dry_run=opts.dry_run,
-                          warnings=loaded.warnings, endpoint=endpoint_of(s),
-                          notes=[f"values overlay: {path}" for path in loaded.overlay.names])
-    run = _Run(opts, ctx, loaded, result)
+    reader = Helm(location(settings.kube_context))
     with ThreadPoolExecutor(1) as pool:
-        facts = None if opts.skip_preflight else pool.submit(facts_of, ctx, run.enabled)
-        run.current, run.deployed_values, run.deployed_manifest = helm.run(_release_state(helm, s))
-        run.facts = facts.result() if facts is not None else None
+        # helm runs on the other core while this one loads the models and imports the client
+        state = pool.submit(reader.run, _release_state(reader, settings))
+        loaded = models_wf.load(settings)
+        ctx = connect(settings, chart)
+        s = ctx.settings
+        names = [m.name for m in loaded.models if m.enabled]
+        # warnings is loaded.warnings itself, so the engine-flag warnings rendering adds later show too
+        result = DeployResult(s.release, s.namespace, chart.label, names, changed=False, dry_run=opts.dry_run,
+                              warnings=loaded.warnings, endpoint=endpoint_of(s),
+                              notes=[f"values overlay: {path}" for path in loaded.overlay.names])
+        run = _Run(opts, ctx, loaded, result)
+        run.facts = None if opts.skip_preflight else facts_of(ctx, run.enabled)
+        run.current, run.deployed_values, run.deployed_manifest = state.result()
     return run
 
 
@@ -292,7 +304,7 @@ def _preflight(run: _Run) -> None:
 
 def _offline_values(run: _Run) -> dict:
     """The values without touching secrets or the Hub (dry run, diff, the move check)."""
-    return _render(run.s, _offline_hf_models(run.loaded.models, run.deployed_values), run.loaded).values
+    return _render(run, _offline_hf_models(run.loaded.models, run.deployed_values)).values
 
 
 def _check_move(run: _Run) -> None:
@@ -314,7 +326,7 @@ def _check_chart(run: _Run) -> None:
     """The chart check (workflows.chart_check) on the offline values' manifest, which the plan reuses."""
     from vllmctl.workflows import chart_check
 
-    rendered = _render(run.s, _offline_hf_models(run.loaded.models, run.deployed_values), run.loaded)
+    rendered = _render(run, _offline_hf_models(run.loaded.models, run.deployed_values))
     if _same_values(run, rendered.values):
         return  # nothing will be applied (the release guard below returns), so nothing to check
     if run.rendered is None or run.rendered[0] != rendered.values:
@@ -392,7 +404,7 @@ def _prepare_cluster(run: _Run) -> dict:
                               prompt=run.opts.prompt)
     result.notes += secrets.notes
     result.warnings += secrets.warnings
-    return _render(s, secrets.hf_token_models, run.loaded).values
+    return _render(run, secrets.hf_token_models).values
 
 
 def _same_values(run: _Run, values: dict) -> bool:
