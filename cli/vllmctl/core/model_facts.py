@@ -106,13 +106,14 @@ def weight_dtype(facts: ModelFacts, dtype: str = "auto") -> str:
 
 def weight_bytes(facts: ModelFacts, dtype: str = "auto") -> Figure:
     """Bytes of the weights in GPU memory (all GPUs together)."""
+    if facts.safetensors and _quantized(facts):
+        return _stored_bytes(facts.config or {}, facts.safetensors)
     if facts.safetensors:
         served = gm.DTYPE_BYTES.get(weight_dtype(facts, dtype), 2)
-        keep = _quantized(facts)  # a quantized checkpoint is loaded as stored
         total = 0
         for name, count in facts.safetensors.items():
             width = SAFETENSORS_BYTES.get(name.upper(), 2)
-            total += count * (width if keep or name.upper() not in _FLOATS else served)
+            total += count * (width if name.upper() not in _FLOATS else served)
         return Figure(total, EXACT)
     if facts.config:
         try:
@@ -120,6 +121,28 @@ def weight_bytes(facts: ModelFacts, dtype: str = "auto") -> Figure:
         except (KeyError, TypeError, ValueError, ZeroDivisionError):
             return NOT_KNOWN
     return NOT_KNOWN
+
+
+def _stored_bytes(config: Mapping[str, Any], counts: Mapping[str, int]) -> Figure:
+    """A quantized checkpoint is loaded as stored. The Hub counts a packed integer dtype by the
+    weights it holds (Qwen/Qwen2.5-7B-Instruct-AWQ: I32 6,525,288,448, its projections' weights,
+    for 822,033,408 stored int32), so a count near the projections' weights is sized at the
+    quantization's bits per weight, scales and zero points included. A count of stored elements
+    (at most half of them below 8 bits, where both readings agree) is sized at its width."""
+    bits = (gm.quantized_bits(config) or ("", 16.0))[1]
+    try:
+        linear = param_count.breakdown(config).linear
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        linear = 0
+    total, basis = 0, EXACT
+    for name, count in counts.items():
+        stored = count * SAFETENSORS_BYTES.get(name.upper(), 2)
+        packed = int(count * bits / 8)
+        if name.upper() not in _FLOATS and linear and count >= linear * 3 // 4 and packed != stored:
+            total, basis = total + packed, ESTIMATED
+        else:
+            total += stored
+    return Figure(total, basis)
 
 
 def download_bytes(facts: ModelFacts) -> Figure:
