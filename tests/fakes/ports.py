@@ -188,6 +188,8 @@ class FakeKube:
         self.events, self.pvcs, self.namespaces = list(events), list(pvcs), set(namespaces)
         self.logs = logs or {}
         self.facts = facts or ClusterFacts()
+        self.rollouts: dict[tuple[str, str], dict[str, str]] = {}  # (namespace, release) -> records
+        self.node_label_sets: list[dict[str, str]] = []
 
     def describe(self) -> str:
         return "https://fake-cluster (context 'test')"
@@ -234,6 +236,36 @@ class FakeKube:
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return self._in(self.pvcs, namespace)
+
+    def delete_pvc(self, namespace: str, name: str) -> None:
+        self.pvcs = [p for p in self.pvcs if (p["metadata"].get("namespace", "vllm"), p["metadata"]["name"])
+                     != (namespace, name)]
+
+    def delete_and_wait(self, namespace: str, kind: str, name: str) -> bool:
+        kept = [d for d in self.deployments if (kind, d["metadata"]["name"]) != ("Deployment", name)]
+        deleted, self.deployments = len(kept) != len(self.deployments), kept
+        return deleted
+
+    def secret_names(self, namespace: str) -> set[str]:
+        return set()
+
+    def node_labels(self) -> list[dict[str, str]]:
+        return list(self.node_label_sets)
+
+    def leftovers(self, namespace: str) -> list[str]:
+        return [f"{kind}/{o['metadata']['name']}" for kind, items in
+                (("Deployment", self.deployments), ("Service", self.services), ("PersistentVolumeClaim", self.pvcs))
+                for o in self._in(items, namespace)] + [f"ConfigMap/{release}-vllmctl-rollouts"
+                                                        for ns, release in self.rollouts if ns == namespace]
+
+    def read_rollouts(self, namespace: str, release: str) -> dict[str, str]:
+        return dict(self.rollouts.get((namespace, release), {}))
+
+    def write_rollouts(self, namespace: str, release: str, records: dict[str, str]) -> None:
+        self.rollouts[(namespace, release)] = dict(records)
+
+    def delete_rollouts(self, namespace: str, release: str) -> bool:
+        return self.rollouts.pop((namespace, release), None) is not None
 
     def stream_logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
                     tail: int | None) -> Iterator[str]:

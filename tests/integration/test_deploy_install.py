@@ -73,7 +73,9 @@ def test_upgrade_revisions(tmp_path, cli, kube_env, helm_bin, namespace):
     assert cli("diff", "--exit-code").code == 0
 
     history = cli("history", "-o", "json")
-    assert [(x["revision"], x["status"]) for x in json.loads(history.stdout)] == [(1, "superseded"), (2, "deployed")]
+    rows = json.loads(history.stdout)
+    assert [(x["revision"], x["status"]) for x in rows] == [(1, "superseded"), (2, "deployed")]
+    assert [x["rollout"] for x in rows] == [None, "ready"]  # 1 went in with --no-wait: nobody watched it
     back = cli("rollback")
     assert back.code == 0, back.output
     assert "now revision 3" in back.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from kubernetes import client
@@ -23,7 +24,21 @@ def test_unschedulable_exits_fast(tmp_path, cli, kube_env, helm_bin, namespace):
     assert "greedy" in r.stderr
     assert elapsed < 60
     # without --atomic the release stays for the user to fix
-    assert [x["revision"] for x in helm_revisions(kube_env, helm_bin, namespace)] == [1]
+    revisions = helm_revisions(kube_env, helm_bin, namespace)
+    assert [(x["revision"], x["status"]) for x in revisions] == [(1, "deployed")]  # helm's own view
+    # vllmctl's history says what the watch saw: the revision never came up
+    rows = json.loads(cli("history", "-o", "json").stdout)
+    assert [(x["revision"], x["status"], x["helm_status"], x["rollout"]) for x in rows] == [
+        (1, "failed", "deployed", "failed")]
+    assert "rollout failed" in rows[0]["description"] and "Insufficient nvidia.com/gpu" in rows[0]["description"]
+    table = cli("history")
+    assert table.code == 0 and "failed" in table.stdout and "deployed" not in table.stdout, table.output
+    # uninstall takes the records with the release: nothing of vllmctl's is left in the namespace
+    gone = cli("uninstall", "--yes", "-o", "json")
+    assert gone.code == 0, gone.output
+    with kube_env.api_client() as api:
+        names = [c.metadata.name for c in client.CoreV1Api(api).list_namespaced_config_map(namespace).items]
+    assert "vllm-vllmctl-rollouts" not in names
 
 
 @BOTH_CHARTS

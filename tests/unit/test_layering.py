@@ -20,8 +20,6 @@ MODULE_LEVEL_ADAPTERS = {
     "workflows/bench.py": "the same endpoint client's streaming pool",
     "workflows/models.py": "local files only (adapters/files: atomic write under a lock)",
     "workflows/render.py": "local files only (adapters/files: atomic write)",
-    "workflows/deploy.py": "the deploy orchestration, converted to ports after its split into named steps",
-    "workflows/rollout.py": "the rollout watch deploy.py calls with its cluster, converted with deploy.py",
 }
 
 

@@ -224,6 +224,48 @@ def delete_pvc(cluster: Cluster, namespace: str, name: str) -> None:
     _delete(cluster, f"{_ns(namespace)}/persistentvolumeclaims/{name}", f"PersistentVolumeClaim {name!r}")
 
 
+# ---------------------------------------------------------------------- rollout records
+ROLLOUTS_LABEL = "vllmctl.io/rollouts-of"
+
+
+def rollouts_name(release: str) -> str:
+    return f"{release}-vllmctl-rollouts"
+
+
+def read_rollouts(cluster: Cluster, namespace: str, release: str) -> dict[str, str]:
+    """The release's rollout records ({revision: JSON}); none when there are none or they cannot be
+    read (a role that may read only helm's Secrets): history then shows helm's statuses alone."""
+    try:
+        return _get(cluster, f"{_ns(namespace)}/configmaps/{rollouts_name(release)}").get("data") or {}
+    except ApiStatus as e:
+        if _is_status(e, 403, 404):
+            return {}
+        raise api_error(e, cluster, f"read ConfigMap {rollouts_name(release)!r}") from None
+
+
+def write_rollouts(cluster: Cluster, namespace: str, release: str, records: dict[str, str]) -> None:
+    """Create or replace the release's rollout records (a merge patch of `data`, created on 404)."""
+    name = rollouts_name(release)
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {ROLLOUTS_LABEL: release,
+                                                  "app.kubernetes.io/managed-by": "vllmctl"}},
+            "data": records}
+    try:
+        try:
+            request(cluster, "PUT", f"{_ns(namespace)}/configmaps/{name}", body=body)
+        except ApiStatus as e:
+            if not _is_status(e, 404):
+                raise
+            request(cluster, "POST", f"{_ns(namespace)}/configmaps", body=body)
+    except ApiStatus as e:
+        raise api_error(e, cluster, f"write ConfigMap {name!r}") from None
+
+
+def delete_rollouts(cluster: Cluster, namespace: str, release: str) -> bool:
+    return _delete(cluster, f"{_ns(namespace)}/configmaps/{rollouts_name(release)}",
+                   f"ConfigMap {rollouts_name(release)!r}")
+
+
 # ---------------------------------------------------------------------- preflight facts
 def served_kinds(cluster: Cluster, group_version: str) -> frozenset[str]:
     """The kinds the API server serves in `group_version` (none when it does not serve it)."""
@@ -326,6 +368,30 @@ class Kube:
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return list_pvcs(self.cluster, namespace)
+
+    def delete_pvc(self, namespace: str, name: str) -> None:
+        delete_pvc(self.cluster, namespace, name)
+
+    def delete_and_wait(self, namespace: str, kind: str, name: str) -> bool:
+        return delete_and_wait(self.cluster, namespace, kind, name)
+
+    def secret_names(self, namespace: str) -> set[str]:
+        return secret_names(self.cluster, namespace)
+
+    def node_labels(self) -> list[dict[str, str]]:
+        return node_labels(self.cluster)
+
+    def leftovers(self, namespace: str) -> list[str]:
+        return leftovers(self.cluster, namespace)
+
+    def read_rollouts(self, namespace: str, release: str) -> dict[str, str]:
+        return read_rollouts(self.cluster, namespace, release)
+
+    def write_rollouts(self, namespace: str, release: str, records: dict[str, str]) -> None:
+        write_rollouts(self.cluster, namespace, release, records)
+
+    def delete_rollouts(self, namespace: str, release: str) -> bool:
+        return delete_rollouts(self.cluster, namespace, release)
 
     def stream_logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
                     tail: int | None) -> Iterator[str]:

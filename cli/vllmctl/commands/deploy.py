@@ -240,7 +240,7 @@ def rollback(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="let helm wait for the pods")] = False,
 ) -> None:
     """Roll the release back to a revision (a new revision with the old one's content)."""
-    from vllmctl.workflows import deploy as wf
+    from vllmctl.workflows import release_ops as wf
 
     settings = settings_from(namespace=namespace, release=release, kube_context=context, helm_timeout=timeout)
     new = wf.rollback(settings, revision, wait=wait)
@@ -253,7 +253,7 @@ def history(
     output: OutputOpt = Output.text,
 ) -> None:
     """List the release's revisions."""
-    from vllmctl.workflows import deploy as wf
+    from vllmctl.workflows import release_ops as wf
 
     settings = settings_from(namespace=namespace, release=release, kube_context=context)
     rows = wf.history(settings)
@@ -297,7 +297,7 @@ def uninstall(
     yes: YesOpt = False, output: OutputOpt = Output.text,
 ) -> None:
     """Remove the release and its secrets; keeps the model caches unless --delete-data."""
-    from vllmctl.workflows import deploy as wf
+    from vllmctl.workflows import release_ops as wf
 
     settings = settings_from(namespace=namespace, release=release, kube_context=context, helm_timeout=timeout)
     # On a terminal a person confirms; scripts and CI (no TTY, CI=true, --yes) are not asked.
@@ -332,7 +332,7 @@ def uninstall(
 
 def chart_pull(chart_version: ChartVersionOpt = None, chart: ChartOpt = None) -> None:
     """Vendor the pinned chart into charts/ (later commands use it: air-gapped clusters, CI)."""
-    from vllmctl.workflows import deploy as wf
+    from vllmctl.workflows import release_ops as wf
 
     settings = settings_from(chart_version=chart_version, chart=chart)
     path = wf.chart_pull(settings)

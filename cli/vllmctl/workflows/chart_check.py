@@ -17,6 +17,7 @@ from vllmctl.errors import OperationFailed, Unreachable
 
 if TYPE_CHECKING:
     from vllmctl.adapters.chart_source import ChartRef
+    from vllmctl.workflows.ports import KubeObjects
 
 UNREACHABLE = ("chart check skipped: the chart repository {repo} cannot be reached; run `vllmctl chart pull` where "
                "it can (or set VLLM_CHART to a chart .tgz or directory) and render also checks what `helm template` "
@@ -83,13 +84,12 @@ def check(rendered, document, chart: ChartRef, *, values: dict | None = None, ma
     return ChartCheck(chart, manifest, [str(f) for f in findings if f.severity == WARNING])
 
 
-def cluster_claims(cluster, namespace: str) -> frozenset[str] | None:
+def cluster_claims(kube: KubeObjects, namespace: str) -> frozenset[str] | None:
     """The PVC names in the namespace, or None when they cannot be read (say, diff's read-only role,
     which may only read Secrets): then only the claims the release creates count."""
-    from vllmctl.adapters import kube
     from vllmctl.errors import VllmctlError
 
     try:
-        return frozenset((p.get("metadata") or {}).get("name") for p in kube.list_pvcs(cluster, namespace))
+        return frozenset((p.get("metadata") or {}).get("name") for p in kube.list_pvcs(namespace))
     except VllmctlError:
         return None

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vllmctl.adapters import chart_source, kube
-from vllmctl.adapters.chart_source import ChartRef
-from vllmctl.adapters.helm import Helm, ReleaseInfo
-from vllmctl.adapters.kube_client import Cluster
 from vllmctl.core import chart_move
 from vllmctl.core import plan as plan_core
 from vllmctl.core import preflight as preflight_core
@@ -23,8 +19,18 @@ from vllmctl.core.duration import seconds
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed, VllmctlError
 from vllmctl.workflows import models as models_wf
-from vllmctl.workflows.ports import SecretObjects
+from vllmctl.workflows.connection import (
+    Context,
+    connect,
+    endpoint_of,
+    engine_deployment,
+    pending_error,
+    router_deployment,
+)
 from vllmctl.workflows.rollout import Target, watch
+
+if TYPE_CHECKING:
+    from vllmctl.adapters.helm import Helm, ReleaseInfo
 
 
 @dataclass
@@ -76,50 +82,9 @@ class DeployResult:
         }
 
 
-@dataclass
-class Context:
-    settings: Settings
-    chart: ChartRef
-    cluster: Cluster
-    helm: Helm
-    secrets: SecretObjects  # the cluster's Secrets and ExternalSecrets (workflows.ports)
-
-
 def _step(opts: DeployOptions, text: str) -> None:
     if opts.on_step:
         opts.on_step(text)
-
-
-def connect(settings: Settings, chart: ChartRef | None = None) -> Context:
-    from vllmctl.adapters.kube_client import connect as kube_connect
-    from vllmctl.adapters.kube_secrets import KubeSecrets
-
-    chart = chart or chart_source.resolve(settings)
-    settings = chart_source.settings_for(settings, chart)
-    cluster = kube_connect(settings.kube_context)
-    return Context(settings, chart, cluster, Helm(cluster), KubeSecrets(cluster))
-
-
-def endpoint_of(settings: Settings) -> str:
-    return f"http://{settings.release}-router-service.{settings.namespace}.svc.cluster.local"
-
-
-def engine_deployment(release: str, model: str) -> str:
-    return f"{release}-{model}-deployment-vllm"
-
-
-def router_deployment(release: str) -> str:
-    return f"{release}-deployment-router"
-
-
-def pending_error(info: ReleaseInfo, settings: Settings) -> OperationFailed:
-    r, ns = settings.release, settings.namespace
-    way_out = (f"If no other helm command is running: `vllmctl rollback` (or `helm rollback {r} -n {ns}`)"
-               if info.revision > 1 else f"If no other helm command is running: `vllmctl uninstall` "
-               f"(or `helm uninstall {r} -n {ns}`), then install again")
-    return OperationFailed(
-        f"release {r!r} in namespace {ns!r} is stuck in {info.status} (revision {info.revision}): "
-        "another helm operation is running or was interrupted.", hint=way_out + ".")
 
 
 def _deployed_models(values: dict) -> dict[str, tuple[int, int]]:
@@ -149,7 +114,7 @@ def required_apis(s: Settings, models) -> list[preflight_core.RequiredApi]:
 def facts_of(ctx: Context, models):
     """The cluster facts preflight needs, the custom APIs the release uses included."""
     s = ctx.settings
-    return kube.cluster_facts(ctx.cluster, s.release, s.namespace,
+    return ctx.kube.cluster_facts(s.release, s.namespace,
                               tuple(api.group_version for api in required_apis(s, models)))
 
 
@@ -253,6 +218,8 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
     state (helm), read at the same time."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from vllmctl.adapters import chart_source
+    from vllmctl.adapters.helm import Helm
     from vllmctl.adapters.kube_client import location
 
     chart = chart_source.resolve(settings)
@@ -283,7 +250,7 @@ def _check_release(run: _Run) -> None:
     if current is not None and current.status == "uninstalled":
         run.current = current = None
     if run.opts.mode == "upgrade" and current is None:
-        raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {run.ctx.cluster.describe()}: "
+        raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {run.ctx.kube.describe()}: "
                            "run `vllmctl install` first.")
     deployed = run.deployed_values if current else None
     run.ctx.settings = _with_strategy_choice(_with_api_key_choice(s, run.opts.api_key, deployed),
@@ -332,7 +299,7 @@ def _check_chart(run: _Run) -> None:
     if run.rendered is None or run.rendered[0] != rendered.values:
         run.rendered = (rendered.values, _render_chart(run, rendered.values))
     checked = chart_check.check(rendered, run.loaded.document, run.ctx.chart, manifest=run.rendered[1],
-                                claims=chart_check.cluster_claims(run.ctx.cluster, run.s.namespace), helm=run.ctx.helm)
+                                claims=chart_check.cluster_claims(run.ctx.kube, run.s.namespace), helm=run.ctx.helm)
     run.result.warnings.extend(checked.warnings)
 
 
@@ -383,7 +350,7 @@ def _recreate(run: _Run) -> None:
     for conflict in run.result.conflicts:
         if conflict.label in run.confirmed:
             run.step(f"deleting {conflict.label} (--recreate)")
-            if kube.delete_and_wait(run.ctx.cluster, run.s.namespace, conflict.kind, conflict.name):
+            if run.ctx.kube.delete_and_wait(run.s.namespace, conflict.kind, conflict.name):
                 run.result.notes.append(f"recreated {conflict.label} ({conflict.field} changed)")
             run.confirmed -= {conflict.label}
 
@@ -394,9 +361,9 @@ def _prepare_cluster(run: _Run) -> dict:
 
     s, result = run.s, run.result
     run.step(f"namespace {s.namespace}")
-    if run.current is None and kube.read_namespace(run.ctx.cluster, s.namespace) is not None:
+    if run.current is None and run.ctx.kube.read_namespace(s.namespace) is not None:
         run.secrets_before = _secrets_present(run.ctx)  # what an --atomic undo of a first install keeps
-    if kube.ensure_namespace(run.ctx.cluster, s.namespace):
+    if run.ctx.kube.ensure_namespace(s.namespace):
         run.created_namespace = True
         result.notes.append(f"created namespace {s.namespace} (Pod Security baseline)")
     run.step("secrets")
@@ -456,17 +423,38 @@ def _watch(run: _Run) -> None:
     targets = [Target(m.name, engine_deployment(s.release, m.name)) for m in run.enabled]
     if s.router_enabled:
         targets.append(Target("router", router_deployment(s.release)))
-    outcome = watch(run.ctx.cluster, s.namespace, targets, timeout_s=seconds(s.helm_timeout),
+    outcome = watch(run.ctx.kube, s.namespace, targets, timeout_s=seconds(s.helm_timeout),
                     stuck_after_s=seconds(s.stuck_after), on_progress=run.opts.on_progress)
+    reason = outcome.reason.rstrip(".")
+    if current is not None or not run.opts.atomic:  # an undone first install leaves no release to annotate
+        _record_rollout(run, outcome.ok, reason)
     if outcome.ok:
         return
-    reason = outcome.reason.rstrip(".")
     surge = _surge_hint(run, reason)
     if run.opts.atomic:
         raise RolloutFailed(f"rollout failed: {reason}; {_undo(run)}.", hint=surge)
     fix = (f"Fix it and upgrade again, or `vllmctl rollback` to revision {current.revision}."
            if current else "Fix it and install again, or `vllmctl uninstall`.")
     raise RolloutFailed(f"rollout failed: {reason}.", hint=f"{surge} {fix}" if surge else fix)
+
+
+def _record_rollout(run: _Run, ok: bool, reason: str) -> None:
+    """The watch's verdict on this revision, beside helm's history (core.rollout_history). A record
+    that cannot be written costs only that line of `history`, never the command's own outcome."""
+    import datetime as dt
+
+    from vllmctl.core import rollout_history
+
+    s, kube, revision = run.s, run.ctx.kube, run.result.revision
+    if revision is None:
+        return
+    outcome = rollout_history.READY if ok else rollout_history.FAILED
+    try:
+        records = rollout_history.recorded(kube.read_rollouts(s.namespace, s.release), revision, outcome, reason,
+                                           dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        kube.write_rollouts(s.namespace, s.release, records)
+    except VllmctlError as e:
+        run.result.warnings.append(f"`vllmctl history` will not show how revision {revision} rolled out: {e.message}")
 
 
 def _surge_hint(run: _Run, reason: str) -> str | None:
@@ -518,7 +506,7 @@ def _secrets_present(ctx: Context) -> frozenset[str]:
     from vllmctl.core.secret_layout import LAYOUTS
 
     s = ctx.settings
-    present = {f"Secret/{n}" for n in kube.secret_names(ctx.cluster, s.namespace)}
+    present = {f"Secret/{n}" for n in ctx.kube.secret_names(s.namespace)}
     if ctx.secrets.external_secret_api_served():
         present |= {f"ExternalSecret/{layout.external_secret}" for layout in LAYOUTS
                     if ctx.secrets.read_external_secret(s.namespace, layout.external_secret)}
@@ -540,7 +528,7 @@ def _undo(run: _Run) -> str:
             helm.run(helm.uninstall(s.release, s.namespace))
             done.append("the release was uninstalled")
         if run.created_namespace:
-            kube.delete_namespace(run.ctx.cluster, s.namespace)
+            run.ctx.kube.delete_namespace(s.namespace)
             done.append(f"namespace {s.namespace} (created by this run) was deleted")
         else:
             done += _delete_new_secrets(run)
@@ -575,10 +563,12 @@ def diff(settings: Settings, api_key: bool | None = None, update_strategy: str |
 
 # ---------------------------------------------------------------------- preflight
 def preflight(settings: Settings, update_strategy: str | None = None) -> list[preflight_core.Finding]:
+    from vllmctl.adapters import chart_source
+
     chart = chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
     loaded = models_wf.load(settings)
-    ctx = connect(settings)
+    ctx = connect(settings, chart)
     s = ctx.settings
     current = ctx.helm.run(ctx.helm.latest(s.release, s.namespace))
     values = ctx.helm.run(ctx.helm.values(s.release, s.namespace)) if current and not current.pending else None
@@ -587,102 +577,4 @@ def preflight(settings: Settings, update_strategy: str | None = None) -> list[pr
     findings = check_facts(s, facts_of(ctx, enabled), enabled, values)
     from vllmctl.workflows import fit as fit_wf  # model facts: the cache, else the Hub
 
-    return findings + fit_wf.for_preflight(s, loaded, kube.node_labels(ctx.cluster))
-
-
-# ---------------------------------------------------------------------- rollback / history
-def rollback(settings: Settings, revision: int | None, *, wait: bool = False) -> int:
-    ctx = connect(settings)
-    s, helm = ctx.settings, ctx.helm
-    current = helm.run(helm.latest(s.release, s.namespace))
-    if current is None:
-        raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r}: nothing to roll back.")
-    if revision is None and current.revision <= 1:
-        raise InvalidInput(f"release {s.release!r} has only revision 1: there is nothing earlier to roll back to.")
-    helm.run(helm.rollback(s.release, s.namespace, revision, timeout=s.helm_timeout, wait=wait))
-    after = helm.run(helm.latest(s.release, s.namespace))
-    return after.revision if after else 0
-
-
-def history(settings: Settings) -> list[dict]:
-    ctx = connect(settings)
-    s = ctx.settings
-    rows = ctx.helm.run(ctx.helm.history(s.release, s.namespace))
-    if not rows:
-        raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r}.")
-    return rows
-
-
-# ---------------------------------------------------------------------- uninstall
-@dataclass
-class UninstallResult:
-    release_removed: bool = False
-    secrets_removed: list[str] = field(default_factory=list)
-    claims_kept: list[str] = field(default_factory=list)
-    claims_deleted: list[str] = field(default_factory=list)
-    namespace_deleted: bool = False
-    namespace_left: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def release_claims(cluster, settings: Settings) -> list[dict]:
-    """The release's claims by helm's own ownership annotation (kept claims keep it after an
-    uninstall); the chart labels them with nothing release-specific, and a name prefix would also
-    match the claims of a release `<release>-b`."""
-    return [p for p in kube.list_pvcs(cluster, settings.namespace)
-            if (p["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name") == settings.release]
-
-
-def uninstall(settings: Settings, *, delete_data: bool,
-              confirm_delete: Callable[[list[str]], bool] | None = None) -> UninstallResult:
-    from vllmctl.core.secret_layout import LAYOUTS
-
-    ctx = connect(settings)
-    s, helm, cluster = ctx.settings, ctx.helm, ctx.cluster
-    out = UninstallResult()
-    if kube.read_namespace(cluster, s.namespace) is None:
-        current = None
-    else:
-        current = helm.run(helm.latest(s.release, s.namespace))
-    claims = release_claims(cluster, s) if current is not None or kube.read_namespace(cluster, s.namespace) else []
-    names = [c["metadata"]["name"] for c in claims]
-    if delete_data and names and confirm_delete is not None and not confirm_delete(names):
-        raise OperationFailed("uninstall cancelled: nothing was changed.")
-    if current is not None:
-        helm.run(helm.uninstall(s.release, s.namespace, timeout=s.helm_timeout))
-        out.release_removed = True
-    if kube.read_namespace(cluster, s.namespace) is None:
-        return out
-    for layout in LAYOUTS:
-        if ctx.secrets.delete_external_secret(s.namespace, layout.external_secret):
-            out.secrets_removed.append(f"ExternalSecret/{layout.external_secret}")
-        if ctx.secrets.delete_secret(s.namespace, layout.secret_name):
-            out.secrets_removed.append(f"Secret/{layout.secret_name}")
-    if delete_data:
-        for name in names:
-            kube.delete_pvc(cluster, s.namespace, name)
-        out.claims_deleted = names
-    else:
-        out.claims_kept = names
-    out.namespace_left = kube.leftovers(cluster, s.namespace)
-    if not out.namespace_left:
-        out.namespace_deleted = kube.delete_namespace(cluster, s.namespace)
-    return out
-
-
-# ---------------------------------------------------------------------- chart pull
-def chart_pull(settings: Settings, vendor_dir: Path = chart_source.VENDOR_DIR) -> Path:
-    """Vendor the pinned chart (repo + version, or an oci:// VLLM_CHART) into charts/."""
-    if settings.chart and not settings.chart.startswith("oci://"):
-        raise InvalidInput(f"VLLM_CHART={settings.chart} is already a local chart: nothing to pull.")
-    chart = ChartRef(settings.chart or chart_source.CHART_NAME, None if settings.chart else settings.chart_repo,
-                     settings.chart_version, settings.chart_version, False)
-    vendor_dir.mkdir(parents=True, exist_ok=True)
-    helm = Helm(None)
-    helm.run(helm.pull(chart, vendor_dir))
-    target = chart_source.vendored_path(settings.chart_version, vendor_dir)
-    if not target.is_file():
-        raise OperationFailed(f"helm pulled the chart but {target} is not there; check {vendor_dir}.")
-    return target
+    return findings + fit_wf.for_preflight(s, loaded, ctx.kube.node_labels())

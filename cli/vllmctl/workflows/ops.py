@@ -10,7 +10,7 @@ from typing import Any
 from vllmctl.core.rollout import pod_state, selects
 from vllmctl.core.settings import Settings
 from vllmctl.errors import NotInstalled, OperationFailed
-from vllmctl.workflows.deploy import endpoint_of, router_deployment
+from vllmctl.workflows.connection import endpoint_of, router_deployment
 from vllmctl.workflows.ports import KubeObjects
 
 HELM_REPO_NAME = "vllm"  # the seed's repository entry name

@@ -40,13 +40,12 @@ class PlanResult:
 
 def _cluster_state(settings: Settings):
     """(node labels, free GPUs, deployed values, deployed chart) from the cluster, or raises."""
-    from vllmctl.adapters import kube
-    from vllmctl.workflows import deploy
+    from vllmctl.workflows.connection import connect
 
-    ctx = deploy.connect(settings)
+    ctx = connect(settings)
     s = ctx.settings
-    labels = kube.node_labels(ctx.cluster)
-    facts = kube.cluster_facts(ctx.cluster, s.release, s.namespace)
+    labels = ctx.kube.node_labels()
+    facts = ctx.kube.cluster_facts(s.release, s.namespace)
     free = sum(n.free_gpus for n in facts.nodes if n.schedulable)
     current = ctx.helm.run(ctx.helm.latest(s.release, s.namespace))
     values = chart = None

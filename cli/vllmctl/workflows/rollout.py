@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vllmctl.adapters import kube
 from vllmctl.core.rollout import ModelProgress, StuckTracker, model_progress
+from vllmctl.workflows.ports import KubeObjects
 
 
 @dataclass(frozen=True)
@@ -31,21 +31,21 @@ class Outcome:
     timed_out: bool = False
 
 
-def snapshot(cluster, namespace: str, targets: list[Target]) -> list[ModelProgress]:
-    deployments = {d["metadata"]["name"]: d for d in kube.list_deployments(cluster, namespace)}
-    pods = kube.list_pods(cluster, namespace)
-    events = kube.list_events(cluster, namespace)
+def snapshot(kube: KubeObjects, namespace: str, targets: list[Target]) -> list[ModelProgress]:
+    deployments = {d["metadata"]["name"]: d for d in kube.list_deployments(namespace)}
+    pods = kube.list_pods(namespace)
+    events = kube.list_events(namespace)
     return [model_progress(t.model, deployments.get(t.deployment), pods, events) for t in targets]
 
 
-def watch(cluster, namespace: str, targets: list[Target], *, timeout_s: float, stuck_after_s: float,
+def watch(kube: KubeObjects, namespace: str, targets: list[Target], *, timeout_s: float, stuck_after_s: float,
           on_progress: Callable[[list[ModelProgress]], None] | None = None, poll_s: float = 0.5,
           clock=time.monotonic, sleep=time.sleep) -> Outcome:
     tracker = StuckTracker(stuck_after_s)
     deadline = clock() + timeout_s
     rows: list[ModelProgress] = []
     while True:
-        rows = snapshot(cluster, namespace, targets)
+        rows = snapshot(kube, namespace, targets)
         if on_progress:
             on_progress(rows)
         if all(r.done for r in rows):
