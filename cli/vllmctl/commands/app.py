@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import typer
-from click.exceptions import Abort, ClickException, Exit, UsageError
+from click.exceptions import Abort, ClickException, Exit, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from vllmctl import console, errors
@@ -113,6 +113,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
+        suggest_commands=False,  # click already suggests; Typer's would make it two did-you-means
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, UsageError) and _handles_secrets(e.ctx):
             _show_redacted(e)
         else:
-            e.show()
+            _show_one_line(e)
         return errors.INVALID if isinstance(e, UsageError) else e.exit_code
     return result if isinstance(result, int) else 0
 
@@ -179,6 +180,17 @@ def _handles_secrets(ctx) -> bool:
     """A command of commands/secrets.py: any word on its command line may be the secret itself."""
     callback = getattr(getattr(ctx, "command", None), "callback", None)
     return getattr(callback, "__module__", "") == "vllmctl.commands.secrets"
+
+
+def _show_one_line(e: ClickException) -> None:
+    """click's error as one line (click prints a usage block, a hint line and the error), with
+    where the help is."""
+    if isinstance(e, NoArgsIsHelpError):
+        e.show()  # the help itself, as `vllmctl` alone asks for
+        return
+    ctx = getattr(e, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if isinstance(e, UsageError) and ctx is not None else ""
+    console.error(" ".join(e.format_message().split()) + where)
 
 
 def _show_redacted(e: UsageError) -> None:
