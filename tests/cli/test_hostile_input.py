@@ -104,6 +104,8 @@ BYTES = [
 ]
 
 BOMBS = [
+    # the parser meets the end of the file on the line after the last: the end of the last line is cited
+    Case("unclosed-flow-at-end", {M: b"- name: a\n  modelURL: [x\n"}, "expected ',' or ']'", "models.yaml:2:15"),
     Case("deep-flow-nesting", {M: b"[" * 20_000}, "nested more than 32 levels deep", "models.yaml:1:33"),
     Case("deep-flow-mapping", {M: b"- name: m1\n  modelURL: a/b\n  env: " + b"{a: " * 5_000}, "nested more than 32",
          "models.yaml:3:"),

@@ -69,3 +69,15 @@ def problem_at(file: str, text: str, offset: int, message: str) -> Problem:
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return Problem(file, line, column, message)
+
+
+def existing_position(text: str, line: int, column: int) -> tuple[int, int]:
+    """(line, column) moved onto the text: a parser that meets the end of the file reports the line
+    after the last one, which no editor can go to; that is the end of the last line instead."""
+    lines = text.splitlines()
+    if not lines:
+        return 1, 1
+    if line > len(lines):
+        return len(lines), len(lines[-1]) + 1
+    line = max(line, 1)
+    return line, min(max(column, 1), len(lines[line - 1]) + 1)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.input_file import MAX_BYTES, SourceText, read_source
-from vllmctl.core.problems import InvalidFile, Problem
+from vllmctl.core.problems import InvalidFile, Problem, existing_position
 
 MAX_DEPTH = 32  # models.yaml needs 7 levels, a Helm values overlay rarely 15
 # Keys and values as written: round-trip parsing costs about 100 us each, so 8,000 (some 500
@@ -86,7 +86,7 @@ def parse(source: SourceText):
             return round_trip_yaml().load(source.text)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, col = existing_position(source.text, mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = (e.problem or e.context or "invalid YAML").strip()
         if "maximum depth" in what:
             what = f"nested more than {MAX_DEPTH} levels deep; vllmctl reads no deeper"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vllmctl.core.gc_pause import gc_paused
+from vllmctl.core.problems import existing_position
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
@@ -51,8 +52,8 @@ def load(text: str) -> Located:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         what = (e.problem or e.context or "invalid YAML").strip()
-        raise YamlProblem(mark.line + 1 if mark else 1, mark.column + 1 if mark else 1,
-                          f"invalid YAML: {what}; fix the syntax") from None
+        line, column = existing_position(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlProblem(line, column, f"invalid YAML: {what}; fix the syntax") from None
     except yaml.YAMLError as e:
         raise YamlProblem(1, 1, f"invalid YAML: {e}") from None
     out = Located(None)
