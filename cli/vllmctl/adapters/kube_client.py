@@ -75,11 +75,35 @@ def _context_names(kubeconfig: str) -> tuple[list[str], str]:
                            hint="Point KUBECONFIG at a kubeconfig file (kubectl config view shows yours).") from None
 
 
+def _plugins_get_the_child_environment() -> None:
+    """The kubeconfig's exec credential plugins (aws eks get-token, kubelogin, ...) that the client
+    starts get the environment helm gets (core.child_env's allow-list, plus the kubeconfig's own
+    `env` entries), not the CLI's with VLLM_HF_TOKEN, VLLM_API_KEY and VAULT_TOKEN in it: the
+    client copies os.environ whole, and it has no setting for this."""
+    from kubernetes.config import exec_provider
+
+    from vllmctl.core.child_env import child_environment
+
+    cls = exec_provider.ExecProvider
+    if getattr(cls, "_vllmctl_child_env", False):
+        return
+    original = cls.__init__
+
+    def __init__(self, exec_config, cwd, cluster=None):
+        original(self, exec_config, cwd, cluster)
+        own = {item["name"]: item["value"] for item in exec_config.safe_get("env") or []}
+        self.env = child_environment(os.environ, **own)
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls._vllmctl_child_env = True  # type: ignore[attr-defined]
+
+
 def connect(context: str = "", *, check: bool = True) -> Cluster:
     """A client for `context` (or the current one); with check, fail fast when the server is unreachable."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    _plugins_get_the_child_environment()
     configuration = client.Configuration()
     kubeconfig = _kubeconfig_path()
     try:
