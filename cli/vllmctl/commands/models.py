@@ -24,6 +24,7 @@ from vllmctl.commands.options import (
     settings_from,
 )
 from vllmctl.core.gitops import RenderFormat
+from vllmctl.core.model_defaults import DEFAULTS
 from vllmctl.errors import InvalidInput
 
 # add-model flag for each models.yaml key it sets, so an invalid answer names the flag.
@@ -42,6 +43,11 @@ ADD_FLAGS = {
     "gpuMemoryUtilization": "--gpu-memory-utilization",
     "extraArgs": "--extra-arg",
 }
+
+
+def _default(key: str) -> str:
+    """The help's `[default: ...]` for a models.yaml key, from the one table of defaults."""
+    return f"[default: {DEFAULTS[key]}]"
 
 
 def _warn_all(warnings) -> None:
@@ -132,7 +138,6 @@ def _answer_problem(key: str, value, entry: dict, release: str, taken: set[str])
 def _basic_entry(given: dict, settings, yes: bool) -> dict:
     """The entry's basic keys in models.yaml's order: flags as given, the rest asked (each answer checked
     as it comes) or defaulted."""
-    from vllmctl.core.model_defaults import DEFAULTS
     from vllmctl.workflows import models as wf
 
     fully_interactive = interactive(yes) and all(v is None for v in given.values())
@@ -160,11 +165,11 @@ def _with_options(entry: dict, hf_token_required, vllm_config: dict) -> dict:
 def add_model(
     name: Annotated[str | None, typer.Option("--name", help="model name: the API model id")] = None,
     model_url: Annotated[str | None, typer.Option("--model-url", help="Hugging Face id, org/name")] = None,
-    gpus: Annotated[int | None, typer.Option("--gpus", help="GPUs per pod [default: 1]")] = None,
-    replicas: Annotated[int | None, typer.Option("--replicas", help="pods [default: 1]")] = None,
-    cpu: Annotated[int | None, typer.Option("--cpu", help="CPU cores per pod [default: 6]")] = None,
-    memory: Annotated[str | None, typer.Option("--memory", help="memory per pod [default: 16Gi]")] = None,
-    storage: Annotated[str | None, typer.Option("--storage", help="model cache size [default: 50Gi]")] = None,
+    gpus: Annotated[int | None, typer.Option("--gpus", help=f"GPUs per pod {_default('requestGPU')}")] = None,
+    replicas: Annotated[int | None, typer.Option("--replicas", help=f"pods {_default('replicaCount')}")] = None,
+    cpu: Annotated[int | None, typer.Option("--cpu", help=f"CPU cores per pod {_default('requestCPU')}")] = None,
+    memory: Annotated[str | None, typer.Option("--memory", help=f"memory per pod {_default('requestMemory')}")] = None,
+    storage: Annotated[str | None, typer.Option("--storage", help=f"model cache size {_default('pvcStorage')}")] = None,
     max_model_len: Annotated[int | None, typer.Option("--max-model-len", help="vllmConfig.maxModelLen")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="vllmConfig.dtype")] = None,
     tensor_parallel_size: Annotated[
