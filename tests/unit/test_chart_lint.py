@@ -137,6 +137,7 @@ def test_session_routing_needs_its_key():
 def test_kvaware_and_disaggregated_prefill_are_refused_without_their_companions(logic):
     found = only(run(engine(), router(("--routing-logic", logic)), PVC))
     assert f"routing logic {logic} cannot work without" in found.message and "cannot configure yet" in found.message
+    assert ("hostIPC and hostPID" in found.message) == (logic == "disaggregated_prefill")
 
 
 def test_router_memory_below_the_charts_default_is_a_warning_at_the_boundary():

@@ -318,9 +318,12 @@ class _Lint:
                      "session) and the router exits at start without one: set VLLM_ROUTER_SESSION_KEY, e.g. "
                      "x-user-id")
         elif missing or (kv and not (engines_with_kv and all(engines_with_kv))):
+            # the chart's prefill/decode mode (lmcacheConfig.enablePD) sets hostIPC and hostPID
+            pd = (" (and the chart's prefill/decode mode runs engines with hostIPC and hostPID, which the "
+                  "namespace's Pod Security baseline refuses)" if logic == "disaggregated_prefill" else "")
             self.add(subject, f"routing logic {logic} cannot work without {', '.join(missing) or 'its flags'} on the "
-                     "router and LMCache KV transfer on every engine, which vllmctl cannot configure yet: choose "
-                     "VLLM_ROUTING_LOGIC roundrobin, session or prefixaware")
+                     f"router and LMCache KV transfer on every engine, which vllmctl cannot configure yet{pd}: "
+                     "choose VLLM_ROUTING_LOGIC roundrobin, session or prefixaware")
         if self.inp.request.api_key and not _from_secret(
                 _env(router).get("VLLM_API_KEY"), API_KEY):
             self.add(subject, f"VLLM_API_KEY does not come from the Secret {API_KEY.secret_name!r}: the router "
