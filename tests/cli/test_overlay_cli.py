@@ -50,7 +50,7 @@ BAD = [
     ("duplicate", "0.1.8", "routerSpec:\n  serviceType: NodePort\n  serviceType: ClusterIP\n", None,
      "values.override.yaml:3:3:", "duplicate key 'serviceType'"),
     ("syntax", "0.1.8", "routerSpec:\n  serviceType: [NodePort\n", None,
-     "values.override.yaml:3:1:", "invalid YAML"),
+     "values.override.yaml:2:25:", "invalid YAML"),  # the end of the last line, not the line after it
     ("not-a-mapping", "0.1.8", "- servingEngineSpec\n", None,
      "values.override.yaml:1:1:", "must be a mapping of chart keys"),
     ("model-typo", "0.1.8", None, "imagePullSecrets: regcred",
