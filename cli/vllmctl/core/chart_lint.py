@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from vllmctl.core import lora
 from vllmctl.core.engine_flags import PIPELINE, SECRET_FLAGS, TENSOR, flags, looks_secret, secret_flag_message
 from vllmctl.core.pod_security import baseline_violations
 from vllmctl.core.quantity import QuantityError, parse_quantity
@@ -23,7 +24,8 @@ WARNING = "warning"
 SECRET_ENV = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "VLLM_API_KEY",
                         "OPENAI_API_KEY"})
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
-READ_KINDS = frozenset({*POD_KINDS, "Pod", "CronJob", "RayCluster", "ConfigMap", "Secret", "PersistentVolumeClaim"})
+READ_KINDS = frozenset({*POD_KINDS, "Pod", "CronJob", "RayCluster", "ConfigMap", "Secret", "PersistentVolumeClaim",
+                        "LoraAdapter"})
 _DOCUMENT = re.compile(r"^---[ \t]*$", re.M)
 _KIND = re.compile(r"^kind:[ \t]*[\"']?(\w+)", re.M)
 # What each routing logic needs besides its name (reference/router-args.md): router flags, and
@@ -180,6 +182,9 @@ class _Lint:
                     router = (template, subject)
         if router:
             self._router(*router, engines_with_kv)
+        for subject, message, model, at, severity in lora.adapter_problems(
+                objects, self.models, self.settings.release, self.inp.request.api_key):
+            self.add(subject, message, model, at, severity)
         return self.findings
 
     def _config_map(self, obj: dict, subject: str) -> None:
@@ -286,6 +291,8 @@ class _Lint:
         for f in found:
             if f.dest in SECRET_FLAGS:
                 self.add(subject, secret_flag_message(f), model, self._user_arg_at(model, f.flag))
+        for message, where in lora.engine_problems(entry, spec, engine, _serve_args(engine)):
+            self.add(subject, message, model, where)
         env = _env(engine)
         if model in self.inp.request.hf_token_models and not _from_secret(env.get("HF_TOKEN"), HF_TOKEN):
             self.add(subject, f"the model needs the Hugging Face token, but HF_TOKEN does not come from the "

@@ -20,6 +20,8 @@ from vllmctl.core.engine_flags import (
     secret_flag_message,
     secret_flags,
 )
+from vllmctl.core.lora import Lora
+from vllmctl.core.lora import entry_problems as lora_problems
 from vllmctl.core.model_defaults import DEFAULTS
 from vllmctl.core.problems import shown
 from vllmctl.core.quantity import QuantityError, bytes_quantity, parse_quantity
@@ -209,6 +211,7 @@ class ModelEntry(_Strict):
     imagePullSecret: StrictStr | None = None
     chatTemplate: StrictStr | None = None
     vllmConfig: VllmConfig | None = None
+    lora: Lora | None = None  # LoRA adapters through the chart's LoRA controller (core.lora)
     # Any other chart key of this model's servingEngineSpec.modelSpec[] item, in the chart's own
     # spelling: checked against the pinned chart's interface (core.overlay), merged after rendering.
     modelSpec: dict[str, object] | None = None
@@ -371,4 +374,4 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
         )
     if entry.tag is not None and entry.image is None and not entry.tag:
         problems.append((("tag",), "tag must not be empty"))
-    return problems
+    return problems + lora_problems(entry)

@@ -208,10 +208,12 @@ def validate_entry(raw: dict):
 
 def validate_document(doc: ModelsDocument, *, release: str, chart_version: str):
     """Every model of the document, validated; or InvalidModels listing every problem."""
+    from vllmctl.core import lora
     from vllmctl.core.models import cross_field_problems
 
     problems: list[Problem] = []
     models: list = []
+    indexed: list = []  # (document index, entry) of the valid entries
     seen: dict[str, int] = {}
     for index, raw in enumerate(doc.entries):
         if not isinstance(raw, dict):
@@ -243,6 +245,8 @@ def validate_document(doc: ModelsDocument, *, release: str, chart_version: str):
         else:
             seen[entry.name] = index
         models.append(entry)
+        indexed.append((index, entry))
+    problems += [doc.problem((index, *loc), message) for index, loc, message in lora.release_problems(indexed)]
     if problems:
         raise InvalidModels(problems)
     return models

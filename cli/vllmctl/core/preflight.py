@@ -53,8 +53,10 @@ class RequiredApi:
 
 
 def required_apis(route_api_version: str | None, *, autoscaled: bool = False,
-                  monitoring: bool = False) -> list[RequiredApi]:
-    """The custom APIs the rendered release creates objects of, beyond what every cluster serves."""
+                  monitoring: bool = False, lora: bool = False) -> list[RequiredApi]:
+    """The custom APIs the rendered release creates objects of, beyond what every cluster serves.
+    `lora`: LoRA adapters on an installed release (a first install brings the chart's CRD along)."""
+    from vllmctl.core.lora import KIND, LORA_API
     from vllmctl.core.scaling import KEDA_API, MONITORING_API
 
     out = []
@@ -66,6 +68,10 @@ def required_apis(route_api_version: str | None, *, autoscaled: bool = False,
     if monitoring:
         out.append(RequiredApi(MONITORING_API, "ServiceMonitor", "VLLM_MONITORING=true",
                                "install the Prometheus Operator (kube-prometheus-stack)"))
+    if lora:
+        out.append(RequiredApi(LORA_API, KIND, "lora.adapters in models.yaml",
+                               "helm installs the chart's CRDs only with a release's first install: apply them "
+                               "(`helm show crds <chart> | kubectl apply -f -`)"))
     return out
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from vllmctl import __version__
-from vllmctl.core import exposure, scaling, startup
+from vllmctl.core import exposure, lora, scaling, startup
 from vllmctl.core.duration import seconds
 from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.models import ModelEntry
@@ -96,7 +96,10 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         # The chart mounts /dev/shm (NCCL needs it) only when this key is present.
         vllm_config["tensorParallelSize"] = par.chart_key
     user_args = [arg for i, arg in enumerate(config.extraArgs if config else []) if i not in par.fold]
-    vllm_config["extraArgs"] = served_model_args(model) + user_args
+    adapters = lora.engine_values(model)
+    if "maxLoras" in adapters:
+        vllm_config["maxLoras"] = adapters["maxLoras"]
+    vllm_config["extraArgs"] = served_model_args(model) + user_args + adapters.get("extraArgs", [])
     return {
         "name": model.name,
         "repository": model.image or settings.model_image,
@@ -122,7 +125,8 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "tolerations": [t.model_dump(exclude_none=True) for t in model.tolerations or []],
         "enableTool": model.toolCallParser is not None,
         "toolCallParser": model.toolCallParser,
-        "env": [{"name": k, "value": v} for k, v in model.env.items()],
+        "env": [{"name": k, "value": v} for k, v in model.env.items()] + adapters.get("env", []),
+        "enableLoRA": adapters.get("enableLoRA", False),
         "hf_token": HF_TOKEN.ref() if hf_token else None,
         "requestGPUType": model.requestGPUType,
         "runtimeClassName": model.runtimeClassName,
@@ -147,10 +151,12 @@ def yaml_paths(model: ModelEntry) -> dict[tuple, tuple]:
     """Where rendered modelSpec fields that rendering moved come from in the models.yaml entry
     (rendered path -> entry path), so a problem found in the values points at the user's line."""
     par = model.parallelism
+    args = len(model.vllmConfig.extraArgs) if model.vllmConfig else 0
+    kept = [i for i in range(args) if i not in par.fold]
+    moved = lora.yaml_paths(model, len(kept))
     if par.chart_key is None:
-        return {}
-    moved = {("vllmConfig", "tensorParallelSize"): par.tensor_at if par.fold else par.pipeline_at}
-    kept = [i for i in range(len(model.vllmConfig.extraArgs)) if i not in par.fold]
+        return moved
+    moved[("vllmConfig", "tensorParallelSize")] = par.tensor_at if par.fold else par.pipeline_at
     moved.update({("vllmConfig", "extraArgs", k): ("vllmConfig", "extraArgs", i) for k, i in enumerate(kept)})
     return moved
 
@@ -203,6 +209,8 @@ def render(request: RenderRequest) -> Rendered:
         "probes": {"startupProbe": startup.startup_probe(budget), "livenessProbe": startup.LIVENESS,
                    "readinessProbe": startup.READINESS},
         "router_exposure": exposure.router_values(settings),
+        "lora_adapters": lora.adapter_values(request.models, api_key_ref=API_KEY.ref() if request.api_key else None,
+                                             hf_token_ref=HF_TOKEN.ref()),
         "monitors": scaling.monitoring_values(scaling.parse_labels(settings.service_monitor_labels))
         if settings.monitoring else None,
     }

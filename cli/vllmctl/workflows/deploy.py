@@ -16,6 +16,7 @@ from vllmctl.core import chart_move
 from vllmctl.core import plan as plan_core
 from vllmctl.core import preflight as preflight_core
 from vllmctl.core.duration import seconds
+from vllmctl.core.lora import uses_adapters
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed, VllmctlError
 from vllmctl.workflows import models as models_wf
@@ -101,14 +102,15 @@ def check_facts(s: Settings, facts, models, deployed_values: dict | None) -> lis
 
     facts = dataclasses.replace(facts, deployed=_deployed_models(deployed_values or {}))
     return preflight_core.check(models, facts, storage_class=s.storage_class, runtime_class=s.runtime_class,
-                                update_strategy=s.update_strategy, required=required_apis(s, models))
+                                update_strategy=s.update_strategy,
+                                required=required_apis(s, models, installed=deployed_values is not None))
 
 
-def required_apis(s: Settings, models) -> list[preflight_core.RequiredApi]:
+def required_apis(s: Settings, models, *, installed: bool = True) -> list[preflight_core.RequiredApi]:
     from vllmctl.core.exposure import route_api_version
 
     return preflight_core.required_apis(route_api_version(s), autoscaled=any(m.autoscaling for m in models),
-                                        monitoring=s.monitoring)
+                                        monitoring=s.monitoring, lora=installed and uses_adapters(models))
 
 
 def facts_of(ctx: Context, models):
@@ -423,6 +425,8 @@ def _watch(run: _Run) -> None:
     targets = [Target(m.name, engine_deployment(s.release, m.name)) for m in run.enabled]
     if s.router_enabled:
         targets.append(Target("router", router_deployment(s.release)))
+    if uses_adapters(run.enabled):
+        targets.append(Target("lora-controller", f"{s.release}-lora-controller"))
     outcome = watch(run.ctx.kube, s.namespace, targets, timeout_s=seconds(s.helm_timeout),
                     stuck_after_s=seconds(s.stuck_after), on_progress=run.opts.on_progress)
     reason = outcome.reason.rstrip(".")

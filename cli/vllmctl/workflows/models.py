@@ -101,7 +101,7 @@ def load_overlay(settings: Settings, version: str) -> overlay_core.Overlay:
 def settings_rules(doc, models: list, settings: Settings, version: str) -> list[str]:
     """Rules that need the settings as well as models.yaml: the router's exposure and each model's
     GPU vendor against the runtime class. Errors raise (at their line); warnings are returned."""
-    from vllmctl.core import exposure, placement, scaling
+    from vllmctl.core import exposure, lora, placement, scaling
 
     problems = exposure.problems(settings, version) + scaling.monitoring_problems(
         version, settings.monitoring, settings.service_monitor_labels)
@@ -111,7 +111,7 @@ def settings_rules(doc, models: list, settings: Settings, version: str) -> list[
     for index, m in enumerate(models):
         errors, notes = placement.vendor_problems(m, settings.runtime_class, settings.model_image)
         located += [doc.problem((index, *loc), message) for loc, message in errors]
-        warnings += notes
+        warnings += notes + lora.warnings(m)
     if located:
         raise models_file.InvalidModels(located)
     return warnings
