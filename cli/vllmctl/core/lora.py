@@ -20,7 +20,7 @@ What the chart and its controller (lmcache/lmstack-lora-controller) do, which th
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
@@ -123,7 +123,7 @@ def entry_problems(entry) -> list[tuple[tuple, str]]:
     lora = entry.lora
     if lora is None:
         return []
-    out = []
+    out: list[tuple[tuple, str]] = []
     seen: dict[str, int] = {}
     for i, adapter in enumerate(lora.adapters):
         if adapter.name in seen:
@@ -150,10 +150,10 @@ def entry_problems(entry) -> list[tuple[tuple, str]]:
     return out
 
 
-def release_problems(entries: list[tuple[int, object]]) -> list[tuple[int, tuple, str]]:
+def release_problems(entries: list[tuple[int, Any]]) -> list[tuple[int, tuple, str]]:
     """Rules across models: every adapter name is one LoraAdapter object and one API model id in the
     release's namespace. (model index, path within its entry, message)."""
-    owner = {e.name: (i, ("name",), "model") for i, e in entries}
+    owner: dict[str, tuple[int, tuple, str]] = {e.name: (i, ("name",), "model") for i, e in entries}
     out = []
     for index, entry in entries:
         for j, adapter in enumerate(entry.lora.adapters if entry.lora else []):
@@ -227,7 +227,7 @@ def yaml_paths(entry, user_args: int) -> dict[tuple, tuple]:
     lora = entry.lora
     if lora is None:
         return {}
-    out = {("enableLoRA",): ("lora",), ("vllmConfig", "maxLoras"): ("lora", "maxLoras")
+    out: dict[tuple, tuple] = {("enableLoRA",): ("lora",), ("vllmConfig", "maxLoras"): ("lora", "maxLoras")
            if lora.maxLoras is not None else ("lora", "adapters")}
     if lora.maxLoraRank is not None:
         out.update({("vllmConfig", "extraArgs", user_args + k): ("lora", "maxLoraRank") for k in (0, 1)})
@@ -239,7 +239,7 @@ def engine_problems(entry, spec: dict, engine: dict, serve_args: list[str]) -> l
     """What a model with lora needs of its rendered engine pod: (message, path within the entry)."""
     if entry.lora is None:
         return []
-    out = []
+    out: list[tuple[str, tuple]] = []
     if "--enable-lora" not in serve_args:
         out.append(("the engine runs without --enable-lora: no adapter can be loaded", ("lora",)))
     env = {e.get("name"): e.get("value") for e in engine.get("env") or [] if isinstance(e, dict)}
@@ -261,7 +261,7 @@ def adapter_problems(objects: list[dict], models: dict, release: str, api_key: b
     adapters = {str((o.get("metadata") or {}).get("name")): o for o in objects if o.get("kind") == KIND}
     controller = any(o.get("kind") == "Deployment" and (o.get("metadata") or {}).get("name") ==
                      f"{release}-lora-controller" for o in objects)
-    out = []
+    out: list[tuple] = []
     for name, m in models.items():
         for i, a in enumerate(m.lora.adapters if m.lora else []):
             spec = (adapters.get(a.name) or {}).get("spec") or {}
