@@ -3,6 +3,11 @@
     with FakeOpenAI(models=["m"], api_key="k", behavior=Behavior(ttft=0.05, itl=0.005, tokens=10)) as srv:
         ... srv.url ...
 
+LoRA adapters (`adapters`: adapter name -> base model) are listed in /v1/models as vLLM lists them,
+as models of their own with `parent` = the base model's id and `root` = the adapter's path, and are
+addressed by their name; POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's runtime
+endpoints, which the chart's LoRA controller calls) add and remove one for the first model.
+
 Endpoints: GET /v1/models, POST /v1/completions and /v1/chat/completions (JSON or SSE streaming with
 `stream: true`, usage in the final event when `stream_options.include_usage`), Bearer auth when
 api_key is set (401 otherwise), 404 for an unknown model in vLLM's error format. `Behavior` (per
@@ -51,6 +56,7 @@ class FakeOpenAI:
     behavior: Behavior = field(default_factory=Behavior)
     per_model: dict[str, Behavior] = field(default_factory=dict)
     record: bool = True
+    adapters: dict[str, str] = field(default_factory=dict)  # LoRA adapter name -> its base model
 
     def __post_init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -149,14 +155,21 @@ class FakeOpenAI:
             self._json(writer, 401, {"error": "Unauthorized"})  # what vLLM's API-key middleware answers
             return True
         if method == "GET" and path == "/v1/models":
-            data = [{"id": m, "object": "model", "owned_by": "vllm"} for m in self.models]
+            created = int(time.time())
+            data = [{"id": m, "object": "model", "created": created, "owned_by": "vllm", "root": f"org/{m}",
+                     "parent": None} for m in self.models]
+            data += [{"id": a, "object": "model", "created": created, "owned_by": "vllm",
+                      "root": f"/data/lora-adapters/{a}", "parent": base} for a, base in self.adapters.items()]
             self._json(writer, 200, {"object": "list", "data": data})
+            return True
+        if method == "POST" and path in ("/v1/load_lora_adapter", "/v1/unload_lora_adapter"):
+            self._lora(writer, path, body if isinstance(body, dict) else {})
             return True
         if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
             self._error(writer, 404, f"no route {method} {path}", "NotFoundError")
             return True
         model = body.get("model") if isinstance(body, dict) else None
-        if model not in self.models:
+        if model not in self.models and model not in self.adapters:
             self._error(writer, 404, f"The model `{model}` does not exist.", "NotFoundError")
             return True
         how = self.per_model.get(model, self.behavior)
@@ -168,6 +181,20 @@ class FakeOpenAI:
             return True
         await self._answer(writer, path == "/v1/chat/completions", body, how)
         return True
+
+    def _lora(self, writer, path: str, body: dict) -> None:
+        """vLLM's answers: 200 with a line of text, 400 InvalidUserInput for a name loaded twice or unknown."""
+        name = str(body.get("lora_name") or "")
+        if path.endswith("/load_lora_adapter"):
+            if name in self.adapters:
+                self._error(writer, 400, f"The lora adapter '{name}' has already been loaded.", "InvalidUserInput")
+                return
+            self.adapters[name] = self.models[0]
+        elif self.adapters.pop(name, None) is None:
+            self._error(writer, 400, f"The lora adapter '{name}' cannot be found.", "InvalidUserInput")
+            return
+        done = "added" if path.endswith("/load_lora_adapter") else "removed"
+        self._json(writer, 200, f"Success: LoRA adapter '{name}' {done} successfully.")
 
     async def _answer(self, writer, chat: bool, body: dict, how: Behavior) -> None:
         n = how.tokens if how.tokens is not None else int(body.get("max_tokens") or 16)
@@ -220,8 +247,10 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.0)
     parser.add_argument("--itl", type=float, default=0.0)
     parser.add_argument("--tokens", type=int, default=None)
+    parser.add_argument("--adapter", action="append", default=[], help="NAME=BASE: a LoRA adapter of BASE")
     args = parser.parse_args()
     server = FakeOpenAI(models=args.model or ["m"], record=False,
+                        adapters=dict(a.split("=", 1) for a in args.adapter),
                         behavior=Behavior(ttft=args.ttft, itl=args.itl, tokens=args.tokens)).start()
     print(server.url, flush=True)
     try:

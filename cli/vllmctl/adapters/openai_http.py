@@ -161,6 +161,10 @@ class Endpoint:
         return self.base_url + path
 
     def models(self) -> list[str]:
+        return list(self.listing())
+
+    def listing(self) -> dict[str, str | None]:
+        """Served model id -> its parent: the base model of a LoRA adapter (vLLM's `parent`), else None."""
         import httpx
 
         try:
@@ -170,8 +174,9 @@ class Endpoint:
         if response.status_code != 200:
             raise http_error(response.status_code, response.content, self._url("/v1/models"), key_sent=self._key_sent)
         try:
-            return [str(m["id"]) for m in response.json()["data"]]
-        except (ValueError, KeyError, TypeError):
+            return {str(m["id"]): None if m.get("parent") is None else str(m["parent"])
+                    for m in response.json()["data"]}
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise OperationFailed(
                 f"{display_url(self._url('/v1/models'))} is not an OpenAI-compatible endpoint (unexpected answer)."
             ) from None

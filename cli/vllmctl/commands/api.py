@@ -38,13 +38,13 @@ def _settings(url, namespace, release, context, models_file):
 def _pick_model(settings, model: str | None, yes: bool) -> str:
     if model:
         return model
-    from vllmctl.workflows.api import configured_models
+    from vllmctl.workflows.api import configured_adapters, configured_models
 
     names = configured_models(settings)
     if not names:
         where = f"no enabled models in {settings.models_file}" if names is not None else f"no {settings.models_file}"
         raise MissingAnswer(f"Model is required: pass MODEL ({where} to choose from).")
-    return choose("Model", names, flag="MODEL", yes=yes)
+    return choose("Model", names + list(configured_adapters(settings)), flag="MODEL", yes=yes)
 
 
 def _ms(seconds: float | None) -> str:
@@ -52,7 +52,8 @@ def _ms(seconds: float | None) -> str:
 
 
 def test_completions(
-    model: Annotated[str | None, typer.Argument(help="model id: its models.yaml name [default: ask]")] = None,
+    model: Annotated[str | None, typer.Argument(
+        help="model id: its models.yaml name, or a LoRA adapter's name [default: ask]")] = None,
     prompt: Annotated[str | None, typer.Argument(help="prompt text, sent as data (any characters)")] = None,
     chat: ChatOpt = False,
     stream: Annotated[bool, typer.Option("--stream", help="print tokens as they arrive")] = False,
@@ -127,10 +128,17 @@ def list_api_models(
     if not rows:
         console.info("The endpoint serves no models, and none are configured.")
         return
-    console.table(["MODEL", "STATUS"], [[r["id"], r["status"]] for r in rows])
-    missing = [r["id"] for r in rows if r["status"] == "missing"]
+    if any("parent" in r for r in rows):  # LoRA adapters: say which base model each runs on
+        console.table(["MODEL", "ADAPTER OF", "STATUS"], [[r["id"], r.get("parent", "-"), r["status"]] for r in rows])
+    else:
+        console.table(["MODEL", "STATUS"], [[r["id"], r["status"]] for r in rows])
+    missing = [r["id"] for r in rows if r["status"] == "missing" and "parent" not in r]
     if missing:
         console.warn(f"configured but not served: {', '.join(missing)} (check `vllmctl status`).")
+    adapters = [r["id"] for r in rows if r["status"] == "missing" and "parent" in r]
+    if adapters:
+        console.warn(f"LoRA adapters configured but not loaded: {', '.join(adapters)} (the LoRA controller loads "
+                     "them once their base model is ready: `kubectl get loraadapters` shows each one's status).")
 
 
 def smoke(

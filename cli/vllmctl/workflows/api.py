@@ -1,7 +1,8 @@
 """Requests to the deployed stack: one completion, the served model list, and the smoke test.
 
 The model id sent is the models.yaml `name` (rendering passes it to the engine as
---served-model-name). `smoke(settings, endpoint)` is also what `install --smoke` calls.
+--served-model-name), or a LoRA adapter's `name` (the id its LoraAdapter loads it under; vLLM lists
+it with `parent` = its base model). `smoke(settings, endpoint)` is also what `install --smoke` calls.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ def configured_models(settings: Settings) -> list[str] | None:
     return [str(m["name"]) for m in peek(settings) if m.get("enabled") and m.get("name")]
 
 
+def configured_adapters(settings: Settings) -> dict[str, str]:
+    """LoRA adapter name -> its base model, for the enabled models of models.yaml ({} without one)."""
+    from vllmctl.workflows.models import peek
+
+    if not settings.models_path.exists():
+        return {}
+    out = {}
+    for m in peek(settings):
+        lora = m.get("lora") if m.get("enabled") and m.get("name") else None
+        for adapter in (lora.get("adapters") if isinstance(lora, dict) else None) or []:
+            if isinstance(adapter, dict) and adapter.get("name"):
+                out.setdefault(str(adapter["name"]), str(m["name"]))
+    return out
+
+
 def _not_served(e: ModelNotFound, endpoint: Endpoint) -> OperationFailed:
     try:
         served = endpoint.models()
@@ -35,7 +51,8 @@ def _not_served(e: ModelNotFound, endpoint: Endpoint) -> OperationFailed:
         return e
     return OperationFailed(
         f"{e.message} It serves: {', '.join(served) or 'no models'}.",
-        hint="The model id is the models.yaml name; after editing models.yaml run `vllmctl upgrade`.",
+        hint="The model id is the models.yaml name, or a LoRA adapter's name; after editing models.yaml run "
+             "`vllmctl upgrade`.",
     )
 
 
@@ -54,19 +71,29 @@ def send_completion(settings: Settings, base_url: str, model: str, prompt: str, 
             raise _not_served(e, endpoint) from None
 
 
-def mark_models(served: list[str], configured: list[str] | None) -> list[dict[str, str]]:
-    """ok: served and configured; missing: configured but not served; unexpected: served, not configured."""
+def mark_models(served: dict[str, str | None], configured: list[str] | None,
+                adapters: dict[str, str] | None = None) -> list[dict]:
+    """ok: served and configured; missing: configured but not served; unexpected: served, not configured
+    (a LoRA adapter also when it is served on another base model than models.yaml gives it). A LoRA
+    adapter's row names its base model as `parent`. `served`: id -> parent (Endpoint.listing);
+    `adapters`: configured adapter -> base model."""
+    adapters = adapters or {}
+
+    def row(model: str, parent: str | None, status: str) -> dict:
+        return {"id": model, **({"parent": parent} if parent else {}), "status": status}
+
     if configured is None:
-        return [{"id": m, "status": "served"} for m in served]
-    rows = [{"id": m, "status": "ok" if m in configured else "unexpected"} for m in served]
-    rows += [{"id": m, "status": "missing"} for m in configured if m not in served]
-    return rows
+        return [row(m, parent, "served") for m, parent in served.items()]
+    rows = [row(m, parent, "ok" if (m in configured if parent is None else adapters.get(m) == parent)
+                else "unexpected") for m, parent in served.items()]
+    expected = [(m, None) for m in configured] + list(adapters.items())
+    return rows + [row(m, parent, "missing") for m, parent in expected if m not in served]
 
 
-def api_models(settings: Settings, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, str]]:
+def api_models(settings: Settings, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
     with Endpoint(base_url, resolve_api_key(settings), timeout) as endpoint:
-        served = endpoint.models()
-    return mark_models(served, configured_models(settings))
+        served = endpoint.listing()
+    return mark_models(served, configured_models(settings), configured_adapters(settings))
 
 
 @dataclass
