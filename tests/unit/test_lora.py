@@ -210,3 +210,19 @@ def test_preflight_needs_the_lora_api_on_an_installed_release_only():
     served = ClusterFacts(served={lora.LORA_API: frozenset({"LoraAdapter"})})
     assert not [f for f in check([], served, storage_class="", runtime_class="", update_strategy="Recreate",
                                  required=[api]) if f.rule == "api-missing"]
+
+
+def test_flux_keeps_the_charts_crds_applied_only_for_a_release_with_adapters():
+    import yaml
+
+    from tests.unit.test_gitops import MODELS, render_files
+    from vllmctl.core import gitops
+
+    def release(text):
+        return yaml.safe_load(render_files(gitops.RenderFormat.flux, text=text)[gitops.FLUX_RELEASE_FILE])["spec"]
+
+    plain = release(MODELS)
+    assert "crds" not in plain["install"] and "crds" not in plain["upgrade"]
+    with_lora = release(MODELS + "  lora: {adapters: [{name: a1, source: local, path: /data/a1}]}\n")
+    assert with_lora["install"]["crds"] == with_lora["upgrade"]["crds"] == "CreateReplace"
+    assert with_lora["values"]["loraAdapters"][0]["name"] == "a1"

@@ -65,8 +65,7 @@ def test_adapters_controller_and_engine_flags_reach_every_chart_version(tmp_path
         ("ClusterRoleBinding", "vllm-lora-controller")}
 
     pod, engine = _engine(docs, "chat")
-    args = engine["args"] if "args" in engine else engine["command"]
-    serve = args[args.index("serve") + 1:] if "serve" in args else args
+    serve = engine.get("command", []) + engine.get("args", [])
     assert "--enable-lora" in serve
     assert serve[serve.index("--max_loras") + 1] == "3"
     assert serve[serve.index("--max-lora-rank") + 1] == "32"
@@ -75,7 +74,7 @@ def test_adapters_controller_and_engine_flags_reach_every_chart_version(tmp_path
     assert [c["name"] for c in pod["containers"]] == ["vllm", "sidecar"]  # the Hub download sidecar
 
     _, plain = _engine(docs, "plain")
-    assert "--enable-lora" not in (plain.get("args") or []) + (plain.get("command") or [])
+    assert "--enable-lora" not in plain.get("command", []) + plain.get("args", [])
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -101,3 +100,18 @@ def test_a_literal_credential_is_refused_at_its_line_and_never_shown(tmp_path):
     result = run_cli("validate", cwd=tmp_path)
     assert result.code == 2 and "models.yaml:21:22: 'credentials': credentials must name a Secret" in result.stderr
     assert token not in result.output
+
+
+def test_the_commented_example_renders_through_the_real_chart(tmp_path, helm_bin, real_chart):
+    from tests.helpers import REPO
+
+    lines = (REPO / "models.example.yaml").read_text().splitlines()
+    start = lines.index("# - name: llama-lora")
+    block = lines[start:lines.index("", start)]
+    example = "\n".join(line[2:] for line in block) + "\n"
+    docs = _template(helm_bin, real_chart("0.1.12"), _render(tmp_path, {}, "0.1.12", real_chart("0.1.12"), example))
+    adapters = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "LoraAdapter"}
+    assert set(adapters) == {"sql", "support"} and adapters["support"]["loraAdapterDeploymentConfig"]["replicas"] == 1
+    _, engine = _engine(docs, "llama-lora")
+    argv = engine.get("command", []) + engine.get("args", [])
+    assert argv[argv.index("--max_loras") + 1] == "4" and argv[argv.index("--max-lora-rank") + 1] == "16"

@@ -92,7 +92,11 @@ def files(fmt: RenderFormat, request: RenderRequest, rendered: Rendered) -> dict
         return rendered.files()
     settings = request.settings
     chart = chart_source(settings)
-    context = {"header": header(request), "s": settings, "chart": chart, "values_body": _values_body(request, rendered)}
+    from vllmctl.core.lora import uses_adapters
+
+    context = {"header": header(request), "s": settings, "chart": chart, "values_body": _values_body(request, rendered),
+               # Flux skips a chart's CRDs on upgrade by default: LoraAdapters need theirs served
+               "crds": "CreateReplace" if uses_adapters(request.models) else None}
     out = {NAMESPACE_FILE: render_template("namespace.yaml.j2", labels=NAMESPACE_LABELS, **context)}
     if fmt is RenderFormat.argocd:
         out[ARGOCD_FILE] = render_template("argocd-application.yaml.j2", **context)

@@ -35,7 +35,7 @@ def configured_adapters(settings: Settings) -> dict[str, str]:
 
     if not settings.models_path.exists():
         return {}
-    out = {}
+    out: dict[str, str] = {}
     for m in peek(settings):
         lora = m.get("lora") if m.get("enabled") and m.get("name") else None
         for adapter in (lora.get("adapters") if isinstance(lora, dict) else None) or []:
