@@ -195,7 +195,7 @@ class FakeKube:
         return "https://fake-cluster (context 'test')"
 
     def cluster_facts(self, release: str, release_namespace: str,
-                      group_versions: tuple[str, ...] = ()) -> ClusterFacts:
+                      group_versions: tuple[str, ...] = (), owned: tuple[str, ...] = ()) -> ClusterFacts:
         return self.facts
 
     def read_namespace(self, namespace: str) -> dict | None:

@@ -88,6 +88,8 @@ def test_adapters_and_the_controller_are_installed(tmp_path, kube_env, namespace
 
     # removing an adapter from models.yaml removes its LoraAdapter (helm owns them)
     write_models(tmp_path, model("chat", lora={"adapters": ADAPTERS["adapters"][1:]}), model("plain"))
+    diff = vllmctl(tmp_path, kube_env, namespace, "diff", env=env)
+    assert "LoraAdapter/sql" in diff.output and "LoraAdapter/local-one" not in diff.output, diff.output
     up = vllmctl(tmp_path, kube_env, namespace, "upgrade", env=env)
     assert up.code == 0, up.output
     with kube_env.api_client() as api:

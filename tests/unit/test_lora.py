@@ -226,3 +226,13 @@ def test_flux_keeps_the_charts_crds_applied_only_for_a_release_with_adapters():
     with_lora = release(MODELS + "  lora: {adapters: [{name: a1, source: local, path: /data/a1}]}\n")
     assert with_lora["install"]["crds"] == with_lora["upgrade"]["crds"] == "CreateReplace"
     assert with_lora["values"]["loraAdapters"][0]["name"] == "a1"
+
+
+def test_the_controllers_cluster_wide_objects_of_another_namespaces_release_are_refused():
+    paths = lora.cluster_scoped("vllm")
+    assert paths == ["/apis/rbac.authorization.k8s.io/v1/clusterroles/vllm-lora-controller",
+                     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/vllm-lora-controller"]
+    assert lora.owner_problems("vllm", "team-a", {paths[0]: None, paths[1]: "team-a"}) == []
+    (theirs, manual) = lora.owner_problems("vllm", "team-a", {paths[0]: "team-b", paths[1]: ""})
+    assert "clusterrole 'vllm-lora-controller'" in theirs and "namespace 'team-b'" in theirs
+    assert "clusterrolebinding" in manual and "outside helm" in manual and "VLLM_RELEASE" in manual

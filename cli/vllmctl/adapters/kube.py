@@ -279,9 +279,10 @@ def served_kinds(cluster: Cluster, group_version: str) -> frozenset[str]:
 
 
 def cluster_facts(cluster: Cluster, release: str, release_namespace: str,
-                  group_versions: tuple[str, ...] = ()) -> ClusterFacts:
+                  group_versions: tuple[str, ...] = (), owned: tuple[str, ...] = ()) -> ClusterFacts:
     """Nodes with their free GPUs (not counting this release's own pods, which an update replaces),
-    storage classes, runtime classes (core.preflight.facts_from_objects). The four reads run in parallel."""
+    storage classes, runtime classes (core.preflight.facts_from_objects). The four reads run in parallel.
+    Then the kinds served in `group_versions`, and who owns the cluster-scoped objects at `owned`."""
     from concurrent.futures import ThreadPoolExecutor
 
     reads = {
@@ -300,7 +301,20 @@ def cluster_facts(cluster: Cluster, release: str, release_namespace: str,
 
     facts = facts_from_objects(got["nodes"], got["pods"], got["classes"], got["runtimes"],
                                release=release, release_namespace=release_namespace)
-    return dataclasses.replace(facts, served={gv: served_kinds(cluster, gv) for gv in group_versions})
+    return dataclasses.replace(facts, served={gv: served_kinds(cluster, gv) for gv in group_versions},
+                               owners={path: helm_owner_namespace(cluster, path) for path in owned})
+
+
+def helm_owner_namespace(cluster: Cluster, path: str) -> str | None:
+    """The namespace of the helm release that owns the cluster-scoped object at `path` ("" when it
+    is not helm's), or None when there is no such object."""
+    try:
+        meta = _get(cluster, path).get("metadata") or {}
+    except ApiStatus as e:
+        if _is_status(e, 404):
+            return None
+        raise api_error(e, cluster, f"read {path}") from None
+    return (meta.get("annotations") or {}).get("meta.helm.sh/release-namespace", "")
 
 
 # ---------------------------------------------------------------------- logs
@@ -336,8 +350,8 @@ class Kube:
         return self.cluster.describe()
 
     def cluster_facts(self, release: str, release_namespace: str,
-                      group_versions: tuple[str, ...] = ()) -> ClusterFacts:
-        return cluster_facts(self.cluster, release, release_namespace, group_versions)
+                      group_versions: tuple[str, ...] = (), owned: tuple[str, ...] = ()) -> ClusterFacts:
+        return cluster_facts(self.cluster, release, release_namespace, group_versions, owned)
 
     def read_namespace(self, namespace: str) -> dict | None:
         return read_namespace(self.cluster, namespace)

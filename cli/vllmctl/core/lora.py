@@ -283,3 +283,24 @@ def adapter_problems(objects: list[dict], models: dict, release: str, api_key: b
             out.append((subject, "no LoRA controller is deployed (loraController.enableLoraController): nothing "
                                  "loads this adapter", None, (), "error"))
     return out
+
+
+# ---------------------------------------------------------------- preflight
+def cluster_scoped(release: str) -> list[str]:
+    """API paths of the cluster-scoped objects the chart names after the release (not the namespace)."""
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    return [f"{rbac}/clusterroles/{release}-lora-controller", f"{rbac}/clusterrolebindings/{release}-lora-controller"]
+
+
+def owner_problems(release: str, namespace: str, owners: dict[str, str | None]) -> list[str]:
+    """Cluster-scoped objects of the LoRA controller that another namespace's release (or no helm
+    release) already has: helm would refuse to adopt them. `owners`: path -> helm_owner_namespace."""
+    out = []
+    for path, owner in owners.items():
+        if owner is None or owner == namespace:
+            continue
+        kind, name = path.rsplit("/", 2)[-2:]
+        whose = f"release {release!r} in namespace {owner!r}" if owner else "something outside helm"
+        out.append(f"the LoRA controller's {kind[:-1]} {name!r} is cluster-wide and already belongs to {whose}: "
+                   "helm would refuse to install it; use another VLLM_RELEASE name here")
+    return out

@@ -42,6 +42,9 @@ class ClusterFacts:
     deployed: dict[str, tuple[int, int]] = field(default_factory=dict)
     # group/version -> the kinds the API server serves there (read for the APIs the settings need)
     served: dict[str, frozenset[str]] = field(default_factory=dict)
+    # API path of a cluster-scoped object the release would create -> the namespace of the helm
+    # release that has it ("" not helm's, None absent)
+    owners: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

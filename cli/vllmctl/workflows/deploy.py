@@ -100,10 +100,14 @@ def _deployed_models(values: dict) -> dict[str, tuple[int, int]]:
 def check_facts(s: Settings, facts, models, deployed_values: dict | None) -> list[preflight_core.Finding]:
     import dataclasses
 
+    from vllmctl.core import lora
+
     facts = dataclasses.replace(facts, deployed=_deployed_models(deployed_values or {}))
     return preflight_core.check(models, facts, storage_class=s.storage_class, runtime_class=s.runtime_class,
                                 update_strategy=s.update_strategy,
-                                required=required_apis(s, models, installed=deployed_values is not None))
+                                required=required_apis(s, models, installed=deployed_values is not None)) + [
+        preflight_core.Finding(preflight_core.ERROR, "cluster-object-owner", message)
+        for message in lora.owner_problems(s.release, s.namespace, facts.owners)]
 
 
 def required_apis(s: Settings, models, *, installed: bool = True) -> list[preflight_core.RequiredApi]:
@@ -115,9 +119,12 @@ def required_apis(s: Settings, models, *, installed: bool = True) -> list[prefli
 
 def facts_of(ctx: Context, models):
     """The cluster facts preflight needs, the custom APIs the release uses included."""
+    from vllmctl.core.lora import cluster_scoped
+
     s = ctx.settings
-    return ctx.kube.cluster_facts(s.release, s.namespace,
-                              tuple(api.group_version for api in required_apis(s, models)))
+    owned = tuple(cluster_scoped(s.release)) if uses_adapters(models) else ()
+    return ctx.kube.cluster_facts(s.release, s.namespace, tuple(api.group_version for api in required_apis(s, models)),
+                                  owned)
 
 
 def preflight_failure(findings) -> OperationFailed | None:
