@@ -94,6 +94,13 @@ def test_adapters_and_the_controller_are_installed(tmp_path, kube_env, namespace
     assert up.code == 0, up.output
     with kube_env.api_client() as api:
         assert set(_adapters(api, namespace)) == {"local-one"}
+    # the same release name in another namespace would collide on the chart's cluster-wide RBAC
+    other = namespace[:60] + "-b"
+    clash = vllmctl(tmp_path, kube_env, other, "install", env=env)
+    assert clash.code == 1, clash.output
+    assert f"clusterrole '{release}-lora-controller'" in clash.stderr and f"namespace {namespace!r}" in clash.stderr
+    with kube_env.api_client() as api:  # refused before anything was written
+        assert other not in [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
     assert vllmctl(tmp_path, kube_env, namespace, "uninstall", "--yes", env=env).code == 0
 
 

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vllmctl.core import chart_move
+from vllmctl.core import chart_move, lora
 from vllmctl.core import plan as plan_core
 from vllmctl.core import preflight as preflight_core
 from vllmctl.core.duration import seconds
-from vllmctl.core.lora import uses_adapters
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed, VllmctlError
 from vllmctl.workflows import models as models_wf
@@ -100,8 +99,6 @@ def _deployed_models(values: dict) -> dict[str, tuple[int, int]]:
 def check_facts(s: Settings, facts, models, deployed_values: dict | None) -> list[preflight_core.Finding]:
     import dataclasses
 
-    from vllmctl.core import lora
-
     facts = dataclasses.replace(facts, deployed=_deployed_models(deployed_values or {}))
     return preflight_core.check(models, facts, storage_class=s.storage_class, runtime_class=s.runtime_class,
                                 update_strategy=s.update_strategy,
@@ -114,15 +111,13 @@ def required_apis(s: Settings, models, *, installed: bool = True) -> list[prefli
     from vllmctl.core.exposure import route_api_version
 
     return preflight_core.required_apis(route_api_version(s), autoscaled=any(m.autoscaling for m in models),
-                                        monitoring=s.monitoring, lora=installed and uses_adapters(models))
+                                        monitoring=s.monitoring, lora=installed and lora.uses_adapters(models))
 
 
 def facts_of(ctx: Context, models):
     """The cluster facts preflight needs, the custom APIs the release uses included."""
-    from vllmctl.core.lora import cluster_scoped
-
     s = ctx.settings
-    owned = tuple(cluster_scoped(s.release)) if uses_adapters(models) else ()
+    owned = tuple(lora.cluster_scoped(s.release)) if lora.uses_adapters(models) else ()
     return ctx.kube.cluster_facts(s.release, s.namespace, tuple(api.group_version for api in required_apis(s, models)),
                                   owned)
 
@@ -432,7 +427,7 @@ def _watch(run: _Run) -> None:
     targets = [Target(m.name, engine_deployment(s.release, m.name)) for m in run.enabled]
     if s.router_enabled:
         targets.append(Target("router", router_deployment(s.release)))
-    if uses_adapters(run.enabled):
+    if lora.uses_adapters(run.enabled):
         targets.append(Target("lora-controller", f"{s.release}-lora-controller"))
     outcome = watch(run.ctx.kube, s.namespace, targets, timeout_s=seconds(s.helm_timeout),
                     stuck_after_s=seconds(s.stuck_after), on_progress=run.opts.on_progress)
