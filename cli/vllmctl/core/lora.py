@@ -153,17 +153,16 @@ def entry_problems(entry) -> list[tuple[tuple, str]]:
 def release_problems(entries: list[tuple[int, Any]]) -> list[tuple[int, tuple, str]]:
     """Rules across models: every adapter name is one LoraAdapter object and one API model id in the
     release's namespace. (model index, path within its entry, message)."""
-    owner: dict[str, tuple[int, tuple, str]] = {e.name: (i, ("name",), "model") for i, e in entries}
+    # id -> (index of the entry that has it first, what it is there)
+    owner: dict[str, tuple[int, str]] = {e.name: (i, f"model {e.name!r}") for i, e in entries}
     out = []
     for index, entry in entries:
         for j, adapter in enumerate(entry.lora.adapters if entry.lora else []):
-            first = owner.get(adapter.name)
-            if first is not None and first[0] != index:
-                what = f"model {adapter.name!r}" if first[2] == "model" else f"an adapter of model {first[2]!r}"
+            first = owner.setdefault(adapter.name, (index, f"an adapter of model {entry.name!r}"))
+            if first[0] != index:
                 out.append((index, ("lora", "adapters", j, "name"),
-                            f"adapter name {adapter.name!r} is already {what}: API model ids and LoraAdapter "
+                            f"adapter name {adapter.name!r} is already {first[1]}: API model ids and LoraAdapter "
                             "names must be unique in the release; rename one"))
-            owner.setdefault(adapter.name, (index, ("lora", "adapters", j, "name"), entry.name))
     return out
 
 
