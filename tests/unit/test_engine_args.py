@@ -86,6 +86,8 @@ def test_json_config_key_and_syntax_errors():
     assert "did you mean 'kv_connector'?" in p.message
     (p,) = _errors(["m", "--compilation-config", "{mode: 3}"])
     assert "not valid JSON" in p.message
+    (p,) = _errors(["m", "--compilation-config", "[" * 100_000])  # json.loads would overflow the stack
+    assert p.code == "bad-json" and "too deeply" in p.message
 
 
 def test_ranges_are_engine_stage_errors():

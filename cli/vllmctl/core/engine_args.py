@@ -6,6 +6,7 @@ argparse do with it (underscore normalisation, `-O3`, dotted JSON keys, unique-p
 abbreviations, `--flag=value`) without importing vllm, and adds the checks vLLM only makes later
 (companion flags, value ranges) plus clashes with the flags the chart derives from models.yaml.
 Standard library only: it runs on every `validate`, `render` and `install`.
+
 """
 
 from __future__ import annotations
@@ -176,8 +177,10 @@ def _expand_json_numbers(val: str) -> str:
 def _json(flag: str, val: str) -> Any:
     try:
         return json.loads(val)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise _BadValue(f"{flag} is not valid JSON ({e.msg} at character {e.pos}): {val!r}.", "bad-json") from None
+    except RecursionError:  # vLLM's json.loads fails the same way, so `vllm serve` would not start
+        raise _BadValue(f"{flag} nests its JSON too deeply to be read; flatten it.", "bad-json") from None
 
 
 def _check_keys(flag: str, obj: Any, desc: dict, path: str = "") -> None:
@@ -315,7 +318,7 @@ def _preprocess(tokens: Sequence[ArgToken], ctx: _Ctx) -> list[_Tok]:
         key, *keys = key_part.split(".")
         try:
             parsed: Any = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 parsed = _human_int(value)
             except (ValueError, _BadValue):
@@ -440,6 +443,8 @@ def _parse(toks: list[_Tok], ctx: _Ctx) -> list[Occurrence]:
         arg = t.text
         if arg == "--" and not only_values:
             only_values = True
+            if not positionals_left:  # argparse leaves `--` over unless the model follows it
+                _stray(ctx, toks, i)
             i += 1
             continue
         if only_values or not _is_option_like(spec, arg):
@@ -480,7 +485,7 @@ def _parse(toks: list[_Tok], ctx: _Ctx) -> list[Occurrence]:
                 i += 1
                 continue
             raws = [explicit]
-            value_tokens = ()
+            value_tokens: tuple[ArgToken, ...] = ()
             i += 1
         else:
             j = i + 1
@@ -581,22 +586,24 @@ def _apply_rules(ctx: _Ctx, occ: list[Occurrence]) -> None:
     for rule in ctx.spec.rules:
         kind, dest = rule["kind"], rule["dest"]
         o = final.get(dest)
-        if kind == "requires" and _truthy(o) and not _truthy(final.get(rule["needs"])):
+        if o is None:  # every rule is about a flag that is given
+            continue
+        if kind == "requires" and o.value and not _truthy(final.get(rule["needs"])):
             needs = ctx.spec.by_dest[rule["needs"]]["option_strings"][0]
-            hint = " (set toolCallParser in models.yaml)" if rule["needs"] == "tool_call_parser" else ""
-            ctx.add(o.token, o.flag, f"{o.flag} requires {needs}{hint}.", "missing-companion")
-        elif kind == "excludes" and _truthy(o) and final.get(rule["other"]) is not None \
+            where = " (set toolCallParser in models.yaml)" if rule["needs"] == "tool_call_parser" else ""
+            ctx.add(o.token, o.flag, f"{o.flag} requires {needs}{where}.", "missing-companion")
+        elif kind == "excludes" and o.value and final.get(rule["other"]) is not None \
                 and final[rule["other"]].value not in (None, False):
             other = final[rule["other"]]
             ctx.add(o.token, o.flag, f"{o.flag} cannot be combined with {other.flag}.", "conflicting-flags")
-        elif kind == "known_value" and o is not None and o.value and o.value not in rule["values"] \
+        elif kind == "known_value" and o.value and o.value not in rule["values"] \
                 and (not rule.get("when") or _truthy(final.get(rule["when"]))) \
                 and not _truthy(final.get(rule.get("unless", ""))):
             hint = difflib.get_close_matches(str(o.value), rule["values"], n=1, cutoff=0.6)
             dym = f" (did you mean {hint[0]}?)" if hint else ""
             ctx.add(o.token, o.flag, f"{o.flag} {o.value!r} is not a parser vLLM {ctx.spec.version} knows{dym}; "
                     f"choose from {', '.join(rule['values'])}.", "bad-choice", stage="engine")
-        elif kind == "range" and o is not None and isinstance(o.value, int | float) \
+        elif kind == "range" and isinstance(o.value, int | float) \
                 and not isinstance(o.value, bool):
             _check_range(ctx, rule, o)
 
