@@ -65,13 +65,18 @@ def round_trip_yaml():
     return yaml
 
 
-def _too_deep(source: SourceText) -> None:
-    """Refuses nesting deeper than MAX_DEPTH before ruamel sees it: ruamel's scanner keeps every
-    open flow collection as a possible simple key and reads the whole of `[[[[...` (seconds of
-    CPU for 20,000 levels) before its composer counts levels; libyaml stops in microseconds."""
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; vllmctl reads no deeper"
+_TOO_MANY = f"holds more than {MAX_NODES} keys and values; vllmctl reads no more (split the file)"
+
+
+def _too_big(source: SourceText) -> None:
+    """Refuses nesting deeper than MAX_DEPTH and more than MAX_NODES nodes before ruamel sees them:
+    ruamel's scanner keeps every open flow collection as a possible simple key and reads the whole
+    of `[[[[...` (seconds of CPU for 20,000 levels) before its composer counts levels, and composes
+    8,000 nodes in about a second before its own count stops; libyaml's events take milliseconds."""
     verdict, mark = _libyaml_scan(source.text, stop_at_alias=False)
-    if verdict == "deep":
-        what = f"nested more than {MAX_DEPTH} levels deep; vllmctl reads no deeper"
+    if verdict in ("deep", "many"):
+        what = _TOO_DEEP if verdict == "deep" else _TOO_MANY
         raise InvalidFile([Problem(source.file, mark.line + 1, mark.column + 1, what)])
 
 
@@ -79,7 +84,7 @@ def parse(source: SourceText):
     """The round-trip document (ruamel: comments and positions kept), or InvalidFile."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    _too_deep(source)
+    _too_big(source)
     try:
         with gc_paused(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ruamel warns on reused anchors: valid YAML
@@ -88,14 +93,10 @@ def parse(source: SourceText):
         mark = e.problem_mark or e.context_mark
         line, col = existing_position(source.text, mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = (e.problem or e.context or "invalid YAML").strip()
-        if "maximum depth" in what:
-            what = f"nested more than {MAX_DEPTH} levels deep; vllmctl reads no deeper"
-        else:
-            what = f"invalid YAML: {what.splitlines()[0]}; fix the syntax"
+        what = _TOO_DEEP if "maximum depth" in what else f"invalid YAML: {what.splitlines()[0]}; fix the syntax"
         raise InvalidFile([Problem(source.file, line, col, what)]) from None
     except _TooManyNodes as e:
-        message = f"holds more than {MAX_NODES} keys and values; vllmctl reads no more (split the file)"
-        raise InvalidFile([Problem(source.file, e.mark.line + 1, e.mark.column + 1, message)]) from None
+        raise InvalidFile([Problem(source.file, e.mark.line + 1, e.mark.column + 1, _TOO_MANY)]) from None
     except YAMLError as e:  # the reader's own errors carry no mark (the bytes were checked before)
         raise InvalidFile([Problem(source.file, 1, 1, f"invalid YAML: {str(e).splitlines()[0]}")]) from None
 
