@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.deploy_helpers import NEWEST_CHART, Cli
+from tests.integration.extra_nodes import extra_nodes  # noqa: F401 (a fixture for this directory)
 
 
 @pytest.fixture

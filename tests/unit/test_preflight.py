@@ -5,6 +5,8 @@ from __future__ import annotations
 from vllmctl.core.models import ModelEntry
 from vllmctl.core.preflight import ClusterFacts, NodeFacts, check, errors_of
 
+GPU = "nvidia.com/gpu"
+
 
 def m(name="a", **kw) -> ModelEntry:
     return ModelEntry.model_validate({"name": name, "modelURL": f"org/{name}", **kw})
@@ -12,7 +14,7 @@ def m(name="a", **kw) -> ModelEntry:
 
 def facts(*gpus, used=0, deployed=None, classes=("standard",), default="standard", runtimes=("nvidia",)):
     return ClusterFacts(
-        nodes=[NodeFacts(f"n{i}", g, used if i == 0 else 0) for i, g in enumerate(gpus)],
+        nodes=[NodeFacts(f"n{i}", {GPU: g}, {GPU: used if i == 0 else 0}) for i, g in enumerate(gpus)],
         storage_classes=list(classes), default_storage_class=default, runtime_classes=list(runtimes),
         deployed=deployed or {},
     )
@@ -44,7 +46,7 @@ def test_not_enough_gpus_in_total_counts_other_pods():
 
 
 def test_cordoned_nodes_do_not_count():
-    f = ClusterFacts(nodes=[NodeFacts("n0", 8, 0, schedulable=False)], storage_classes=["s"],
+    f = ClusterFacts(nodes=[NodeFacts("n0", {GPU: 8}, schedulable=False)], storage_classes=["s"],
                      default_storage_class="s", runtime_classes=["nvidia"])
     assert ("error", "gpu-fit") in rules(run([m("a", requestGPU=1)], f))
 
@@ -120,8 +122,8 @@ def test_gpus_other_pods_hold_are_counted_per_node():
                            [{"metadata": {"name": "std", "annotations": {
                                "storageclass.kubernetes.io/is-default-class": "true"}}}],
                            [{"metadata": {"name": "nvidia"}}], release="vllm", release_namespace="vllm")
-    assert [(n.name, n.allocatable_gpus, n.used_gpus, n.schedulable) for n in f.nodes] == [
-        ("n0", 2, 1, True), ("n1", 4, 3, True), ("n2", 8, 0, False)]
+    assert [(n.name, n.allocatable, n.used, n.schedulable) for n in f.nodes] == [
+        ("n0", {GPU: 2}, {GPU: 1}, True), ("n1", {GPU: 4}, {GPU: 3}, True), ("n2", {GPU: 8}, {}, False)]
     assert (f.default_storage_class, f.runtime_classes) == ("std", ["nvidia"])
     findings = run([m("a", requestGPU=1, replicaCount=3, pvcStorage="")], f)
     assert rules(findings) == [("error", "gpu-total")]

@@ -13,6 +13,7 @@ from vllmctl.core.preflight import ClusterFacts, NodeFacts, check, required_apis
 from vllmctl.core.settings import Settings
 
 GIB = 1 << 30
+GPU = "nvidia.com/gpu"
 
 
 def entry(**kw) -> ModelEntry:
@@ -215,7 +216,7 @@ def test_autoscaling_at_its_bounds_is_accepted():
 
 
 def _facts(free: int) -> ClusterFacts:
-    return ClusterFacts(nodes=[NodeFacts("n", free)], served={scaling.KEDA_API: frozenset({"ScaledObject"})})
+    return ClusterFacts(nodes=[NodeFacts("n", {GPU: free})], served={scaling.KEDA_API: frozenset({"ScaledObject"})})
 
 
 def test_preflight_counts_autoscaled_models_at_minimum_and_warns_at_maximum():
@@ -227,7 +228,7 @@ def test_preflight_counts_autoscaled_models_at_minimum_and_warns_at_maximum():
                        required=required)
     assert warning.rule == "gpu-autoscale-max" and warning.severity == "warning"
     zero = entry(requestGPU=1, pvcStorage="", autoscaling={"minReplicas": 0, "maxReplicas": 1})
-    missing = check([zero], ClusterFacts(nodes=[NodeFacts("n", 1)]), storage_class="", runtime_class="",
+    missing = check([zero], ClusterFacts(nodes=[NodeFacts("n", {GPU: 1})]), storage_class="", runtime_class="",
                     update_strategy="Recreate", required=required)
     assert [f.rule for f in missing] == ["api-missing"] and "install KEDA" in missing[0].message
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from vllmctl.core.gpu_types import is_mig
 from vllmctl.core.models import ModelEntry
 
 NVIDIA = "nvidia.com"
@@ -21,9 +22,14 @@ def gpu_resource(m: ModelEntry) -> str:
 
 
 def vendor_problems(m: ModelEntry, runtime_class: str, image: str) -> tuple[list[tuple[tuple, str]], list[str]]:
-    """(errors at entry paths, warnings) for a model whose GPUs are not NVIDIA's."""
+    """(errors at entry paths, warnings) for a model whose GPUs are not NVIDIA's, or MIG slices."""
     domain = gpu_resource(m).split("/", 1)[0]
     vendor = OTHER_VENDORS.get(domain)
+    if is_mig(gpu_resource(m)) and m.requestGPU > 1:
+        # CUDA enumerates one MIG device per process, so an engine cannot spread over several.
+        return [(("requestGPU",), f"{gpu_resource(m)} is a MIG slice and a CUDA process uses only one: "
+                                  f"requestGPU {m.requestGPU} cannot serve one engine; request 1 slice (a bigger "
+                                  "MIG profile), or whole GPUs (nvidia.com/gpu) for tensor parallelism")], []
     if vendor is None or not m.requestGPU:
         return [], []
     errors, warnings = [], []

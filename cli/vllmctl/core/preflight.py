@@ -6,14 +6,15 @@ Errors stop install/upgrade (unless --skip-preflight); warnings are printed and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vllmctl.core import gpu_types
 from vllmctl.core.models import ModelEntry
-from vllmctl.core.rollout import pod_gpus
+from vllmctl.core.placement import gpu_resource
 
 ERROR = "error"
 WARNING = "warning"
-GPU = "nvidia.com/gpu"
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
     "storageclass.beta.kubernetes.io/is-default-class",
@@ -23,13 +24,17 @@ DEFAULT_CLASS_ANNOTATIONS = (
 @dataclass(frozen=True)
 class NodeFacts:
     name: str
-    allocatable_gpus: int
-    used_gpus: int = 0  # requested by running/pending pods that are not this release's
+    allocatable: Mapping[str, int]  # extended resources (nvidia.com/gpu, amd.com/gpu, MIG profiles) -> count
+    used: Mapping[str, int] = field(default_factory=dict)  # held by pods that are not this release's
     schedulable: bool = True  # not cordoned and Ready
+
+    def free(self, resource: str) -> int:
+        return max(0, self.allocatable.get(resource, 0) - self.used.get(resource, 0))
 
     @property
     def free_gpus(self) -> int:
-        return max(0, self.allocatable_gpus - self.used_gpus)
+        """Free GPUs of every kind (core.gpu_types), for totals that do not name a resource."""
+        return sum(self.free(r) for r in self.allocatable if gpu_types.is_gpu(r))
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,11 @@ def required_apis(route_api_version: str | None, *, autoscaled: bool = False,
     return out
 
 
-def gpus_in_use(pods: list[dict], *, release: str, release_namespace: str) -> dict[str, int]:
-    """GPUs that pods on each node already hold: every pod bound to a node and not being deleted,
-    except this release's own (an update replaces them; the surge rule counts the overlap)."""
-    used: dict[str, int] = {}
+def resources_in_use(pods: list[dict], *, release: str, release_namespace: str) -> dict[str, dict[str, int]]:
+    """Extended resources that pods on each node already hold (node -> resource -> count): every pod
+    bound to a node and not being deleted, except this release's own (an update replaces them; the
+    surge rule counts the overlap)."""
+    used: dict[str, dict[str, int]] = {}
     for pod in pods:
         meta = pod.get("metadata") or {}
         node = (pod.get("spec") or {}).get("nodeName")
@@ -90,24 +96,22 @@ def gpus_in_use(pods: list[dict], *, release: str, release_namespace: str) -> di
         if meta.get("namespace") == release_namespace and (meta.get("labels") or {}).get(
                 "helm-release-name") == release:
             continue
-        used[node] = used.get(node, 0) + pod_gpus(pod)
+        held = used.setdefault(node, {})
+        for resource, count in gpu_types.pod_requests(pod).items():
+            held[resource] = held.get(resource, 0) + count
     return used
 
 
 def facts_from_objects(nodes: list[dict], pods: list[dict], storage_classes: list[dict],
                        runtime_classes: list[dict], *, release: str, release_namespace: str) -> ClusterFacts:
     """ClusterFacts from the API's own JSON: nodes, the pods not yet finished, StorageClasses, RuntimeClasses."""
-    used = gpus_in_use(pods, release=release, release_namespace=release_namespace)
+    used = resources_in_use(pods, release=release, release_namespace=release_namespace)
     node_facts = []
     for n in nodes:
         status = n.get("status") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        try:
-            gpus = int((status.get("allocatable") or {}).get(GPU, 0))
-        except ValueError:
-            gpus = 0
         name = n["metadata"]["name"]
-        node_facts.append(NodeFacts(name, gpus, used.get(name, 0),
+        node_facts.append(NodeFacts(name, gpu_types.node_allocatable(n), used.get(name, {}),
                                     ready and not (n.get("spec") or {}).get("unschedulable")))
     default = next((c["metadata"]["name"] for c in storage_classes
                     if any((c["metadata"].get("annotations") or {}).get(a) == "true"
@@ -157,41 +161,66 @@ def _api_findings(required, facts: ClusterFacts) -> list[Finding]:
     ]
 
 
+def _by_resource(models: list[ModelEntry]) -> dict[str, list[ModelEntry]]:
+    """The models that hold GPUs, grouped by the resource they ask for (each is counted on its own)."""
+    out: dict[str, list[ModelEntry]] = {}
+    for m in models:
+        if m.requestGPU:
+            out.setdefault(gpu_resource(m), []).append(m)
+    return out
+
+
 def _autoscaling_findings(models: list[ModelEntry], facts: ClusterFacts) -> list[Finding]:
     """Room for every autoscaled model at its maximum: a warning, since it only bites under load."""
-    scaled = [m for m in models if m.autoscaling and m.requestGPU]
-    if not scaled:
-        return []
-    at_max = sum(m.requestGPU * (m.autoscaling.maxReplicas if m.autoscaling else m.replicaCount)
-                 for m in models)
-    free = sum(n.free_gpus for n in facts.nodes if n.schedulable)
-    if at_max <= free:
-        return []
-    return [Finding(WARNING, "gpu-autoscale-max",
-                    f"at maxReplicas the models need {at_max} {GPU} but {free} are free: "
-                    f"{', '.join(m.name for m in scaled)} cannot reach their maximum; lower maxReplicas or add GPUs")]
+    findings = []
+    for resource, group in _by_resource(models).items():
+        scaled = [m for m in group if m.autoscaling]
+        if not scaled:
+            continue
+        at_max = sum(m.requestGPU * (m.autoscaling.maxReplicas if m.autoscaling else m.replicaCount)
+                     for m in group)
+        free = sum(n.free(resource) for n in facts.nodes if n.schedulable)
+        if at_max > free:
+            findings.append(Finding(
+                WARNING, "gpu-autoscale-max",
+                f"at maxReplicas the models need {at_max} {resource} but {free} are free: "
+                f"{', '.join(m.name for m in scaled)} cannot reach their maximum; lower maxReplicas or add GPUs"))
+    return findings
 
 
 def _gpu_findings(models: list[ModelEntry], facts: ClusterFacts, update_strategy: str) -> list[Finding]:
-    findings = []
     nodes = [n for n in facts.nodes if n.schedulable]
-    biggest = max((n.allocatable_gpus for n in nodes), default=0)
+    return [f for resource, group in _by_resource(models).items()
+            for f in _resource_findings(resource, group, nodes, facts, update_strategy)]
+
+
+def _resource_findings(resource: str, models: list[ModelEntry], nodes: list[NodeFacts], facts: ClusterFacts,
+                       update_strategy: str) -> list[Finding]:
+    """Fit per pod, the total, and the rolling update's overlap, counted in one resource."""
+    findings = []
+    biggest = max((n.allocatable.get(resource, 0) for n in nodes), default=0)
+    if not nodes:
+        where = "there is no schedulable node"
+    elif not biggest:
+        others = gpu_types.offered([n.allocatable for n in nodes])
+        where = f"no schedulable node has {resource} (the nodes offer: {', '.join(others) or 'no GPUs'})"
+    else:
+        where = f"the largest schedulable node has {biggest}"
+    fix = ("set requestGPUType to a resource the nodes have, or add nodes with it" if nodes and not biggest else
+           f"lower requestGPU (and tensorParallelSize) or add a bigger node with {resource}")
     for m in models:
-        if m.requestGPU and m.replicaCount and m.requestGPU > biggest:
-            where = f"the largest schedulable node has {biggest}" if nodes else "there is no schedulable node"
+        if m.replicaCount and m.requestGPU > biggest:
             findings.append(Finding(
                 ERROR, "gpu-fit",
-                f"model {m.name!r} asks for {m.requestGPU} GPUs per pod but {where}: "
-                f"lower requestGPU (and tensorParallelSize) or add a bigger GPU node",
-            ))
+                f"model {m.name!r} asks for {m.requestGPU} GPUs per pod ({resource}) but {where}: {fix}"))
     needed = sum(_gpus(m) for m in models)
-    free = sum(n.free_gpus for n in nodes)
+    free = sum(n.free(resource) for n in nodes)
     if needed > free:
         findings.append(Finding(
             ERROR, "gpu-total",
-            f"the models need {needed} {GPU} in all but the cluster has {free} free "
-            f"({sum(n.allocatable_gpus for n in nodes)} allocatable on {len(nodes)} schedulable nodes): "
-            "disable or shrink models, or add GPU nodes",
+            f"the models need {needed} {resource} in all but the cluster has {free} free "
+            f"({sum(n.allocatable.get(resource, 0) for n in nodes)} allocatable on {len(nodes)} schedulable "
+            "nodes): disable or shrink models, or add GPU nodes",
         ))
         return findings
     if update_strategy == "RollingUpdate":
@@ -200,7 +229,7 @@ def _gpu_findings(models: list[ModelEntry], facts: ClusterFacts, update_strategy
         if surge and needed + surge > free:
             findings.append(Finding(
                 WARNING, "gpu-surge",
-                f"a rolling update needs up to {needed + surge} {GPU} while old and new pods overlap, "
+                f"a rolling update needs up to {needed + surge} {resource} while old and new pods overlap, "
                 f"but {free} are free: an updated model may never become ready; set "
                 "VLLM_UPDATE_STRATEGY=Recreate (or --update-strategy Recreate) to stop old pods first",
             ))

@@ -8,8 +8,9 @@ once a problem has lasted longer than the --stuck-after threshold instead of sit
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
+
+from vllmctl.core.gpu_types import pod_gpus
 
 IMAGE_PULL = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 CONFIG = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
@@ -39,18 +40,6 @@ class PodState:
 
 def _conditions(obj: dict) -> dict[str, dict]:
     return {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or []}
-
-
-def pod_gpus(pod: dict) -> int:
-    total = 0
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        resources = c.get("resources") or {}
-        value = (resources.get("limits") or {}).get("nvidia.com/gpu") or (resources.get("requests") or {}).get(
-            "nvidia.com/gpu"
-        )
-        with contextlib.suppress(TypeError, ValueError):
-            total += int(value or 0)
-    return total
 
 
 def pod_state(pod: dict) -> PodState:

@@ -465,7 +465,9 @@ def _record_rollout(run: _Run, ok: bool, reason: str) -> None:
 
 def _surge_hint(run: _Run, reason: str) -> str | None:
     """Pods short of GPUs during a rolling update: the way out is Recreate (preflight's warning again)."""
-    if "nvidia.com/gpu" not in reason or run.s.update_strategy != "RollingUpdate" or run.current is None:
+    from vllmctl.core.gpu_types import short_of_gpus
+
+    if not short_of_gpus(reason) or run.s.update_strategy != "RollingUpdate" or run.current is None:
         return None
     warned = next((f.message for f in run.result.findings if f.rule == "gpu-surge"), None)
     return (f"Preflight warned: {warned}." if warned else
