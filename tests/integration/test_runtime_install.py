@@ -5,41 +5,19 @@ cluster cannot serve."""
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes import client
 
 from tests.integration.deploy_helpers import model, vllmctl, write_models
-
-KEDA_CRD = Path(__file__).resolve().parents[1] / "env" / "optional-crds" / "keda-scaledobject.yaml"
+from tests.integration.optional_crds import served_crd
 
 
 @pytest.fixture
 def keda_api(kube_env):
     """KEDA's ScaledObject API served (the project's own minimal CRD; no operator) for this test only."""
-    body = yaml.safe_load(KEDA_CRD.read_text())
-    with kube_env.api_client() as api:
-        ext = client.ApiextensionsV1Api(api)
-        ext.create_custom_resource_definition(body)
-        deadline = time.monotonic() + 30
-        while not any(c.type == "Established" and c.status == "True"
-                      for c in ext.read_custom_resource_definition(body["metadata"]["name"]).status.conditions or []):
-            assert time.monotonic() < deadline, "ScaledObject CRD not established"
-            time.sleep(0.1)
-    time.sleep(1)  # discovery of a new group lags a moment behind Established
-    yield
-    with kube_env.api_client() as api:
-        client.ApiextensionsV1Api(api).delete_custom_resource_definition(body["metadata"]["name"])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                client.ApiextensionsV1Api(api).read_custom_resource_definition(body["metadata"]["name"])
-            except client.exceptions.ApiException:
-                break
-            time.sleep(0.2)
+    with served_crd(kube_env, "keda-scaledobject.yaml"):
+        yield
 
 
 @pytest.mark.parametrize("version", ["0.1.8", "0.1.12"])

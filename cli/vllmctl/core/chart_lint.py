@@ -163,8 +163,11 @@ class _Lint:
         engines_with_kv: list[bool] = []
         router = None
         router_name = f"{self.settings.release}-deployment-router"
+        scripts = {_name(o): o.get("data") or {} for o in objects if o.get("kind") == "ConfigMap"}
         for obj in objects:
             subject_obj = f"{obj.get('kind')}/{_name(obj)}"
+            if obj.get("kind") == "RayCluster":
+                self._ray_cluster(obj, subject_obj, scripts)
             if obj.get("kind") == "ConfigMap":
                 self._config_map(obj, subject_obj)
             if obj.get("kind") == "Secret" and _name(obj) == f"{self.settings.release}-secrets" and obj.get("data"):
@@ -302,6 +305,42 @@ class _Lint:
             self.add(subject, f"VLLM_API_KEY does not come from the Secret {API_KEY.secret_name!r}: the engine "
                      "would serve without the API key", model)
         return any(f.dest == "kv_transfer_config" for f in found)
+
+    def _ray_cluster(self, obj: dict, subject: str, scripts: dict[str, dict]) -> None:
+        """A multi-node model: its GPUs per pod and in all against the start script's parallelism,
+        and /dev/shm in every pod (NCCL and Ray's object store use it)."""
+        from vllmctl.core.gpu_types import extended
+        from vllmctl.core.multinode import start_args
+        from vllmctl.core.placement import gpu_resource
+
+        model = ((obj.get("metadata") or {}).get("labels") or {}).get("model")
+        entry = self.models.get(model)
+        if entry is None:
+            return
+        subject, spec, resource = f"model '{model}', {subject}", obj.get("spec") or {}, gpu_resource(entry)
+        groups = [("head", spec.get("headGroupSpec") or {}, 1)] + [
+            (f"worker group {g.get('groupName', '?')!r}", g, int(g.get("replicas") or 0))
+            for g in spec.get("workerGroupSpecs") or [] if isinstance(g, dict)]
+        held = []
+        for what, group, count in groups:
+            pod = (group.get("template") or {}).get("spec") or {}
+            containers = [c for c in pod.get("containers") or [] if isinstance(c, dict)]
+            if not containers:
+                continue
+            held.append((what, extended((containers[0].get("resources") or {}).get("limits")).get(resource, 0), count))
+            if not self._shm(pod, containers[0]):
+                self.add(subject, f"the Ray {what} mounts no memory-backed emptyDir at /dev/shm (NCCL and Ray's object "
+                         "store need it); vllmConfig.tensorParallelSize is what makes the chart mount it", model,
+                         ("multiNode",))
+        script = (scripts.get(f"{model}-vllm-start-script") or {}).get("vllm-entrypoint.sh", "")
+        last = {f.dest: f.value for f in flags(start_args(script), entry.tag) if isinstance(f.value, int)}
+        tensor, pipeline = last.get(TENSOR, 1), last.get(PIPELINE, 1)
+        total = sum(gpus * count for _, gpus, count in held)
+        if tensor * pipeline > total:
+            parts = " + ".join(f"{what} {count} x {gpus}" for what, gpus, count in held)
+            self.add(subject, f"tensor x pipeline parallelism {tensor} x {pipeline} needs {tensor * pipeline} "
+                     f"{resource} but the Ray cluster holds {total} ({parts}): make multiNode.nodes x requestGPU "
+                     "match it", model, ("multiNode", "nodes"))
 
     @staticmethod
     def _shm(spec: dict, container: dict) -> bool:

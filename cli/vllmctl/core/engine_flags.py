@@ -88,9 +88,11 @@ def _last_int(found: list[Flag]) -> Flag | None:
     return last if last is not None and isinstance(last.value, int) and last.value >= 1 else None
 
 
-def parallelism(config_tp: int | None, args: Sequence[str], tag: str | None = None) -> Parallelism:
-    """Effective tensor x pipeline parallelism of a model: vllmConfig.tensorParallelSize, then its
-    extraArgs (the chart puts extraArgs after vllmConfig's flags, so the last one wins).
+def parallelism(config_tp: int | None, args: Sequence[str], tag: str | None = None,
+                config_pp: int | None = None) -> Parallelism:
+    """Effective tensor x pipeline parallelism of a model: vllmConfig.tensorParallelSize and
+    pipelineParallelSize, then its extraArgs (the chart puts extraArgs after vllmConfig's flags, so
+    the last one wins).
 
     The chart mounts /dev/shm only when vllmConfig.tensorParallelSize is present, so rendering
     moves a single TP flag from extraArgs there (`fold`), and sets the key to 1 when only pipeline
@@ -103,7 +105,9 @@ def parallelism(config_tp: int | None, args: Sequence[str], tag: str | None = No
     last_tp, last_pp = _last_int(tp), _last_int(pp)
     if last_tp:
         tensor, tensor_at = last_tp.value, (*EXTRA_ARGS, last_tp.indices[0])
-    pipeline, pipeline_at = (last_pp.value, (*EXTRA_ARGS, last_pp.indices[0])) if last_pp else (1, ())
+    pipeline, pipeline_at = (config_pp, ("vllmConfig", "pipelineParallelSize")) if config_pp else (1, ())
+    if last_pp:
+        pipeline, pipeline_at = last_pp.value, (*EXTRA_ARGS, last_pp.indices[0])
     fold: tuple[int, ...] = ()
     chart_key = None
     if config_tp is None and len(tp) == 1 and last_tp:

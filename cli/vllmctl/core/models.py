@@ -146,10 +146,17 @@ class Toleration(_Strict):
         return self
 
 
+class MultiNode(_Strict):
+    """One engine over several nodes: the chart's KubeRay RayCluster (core.multinode)."""
+
+    nodes: StrictInt = Field(ge=2, le=kube_names.INT32_MAX)
+
+
 class VllmConfig(_Strict):
     maxModelLen: StrictInt | None = Field(default=None, ge=1)
     dtype: Literal[DTYPES] | None = None  # type: ignore[valid-type]
     tensorParallelSize: StrictInt | None = Field(default=None, ge=1)
+    pipelineParallelSize: StrictInt | None = Field(default=None, ge=1)
     gpuMemoryUtilization: float | None = None
     enablePrefixCaching: StrictBool | None = None
     enableChunkedPrefill: StrictBool | None = None
@@ -212,6 +219,7 @@ class ModelEntry(_Strict):
     chatTemplate: StrictStr | None = None
     vllmConfig: VllmConfig | None = None
     lora: Lora | None = None  # LoRA adapters through the chart's LoRA controller (core.lora)
+    multiNode: MultiNode | None = None
     # Any other chart key of this model's servingEngineSpec.modelSpec[] item, in the chart's own
     # spelling: checked against the pinned chart's interface (core.overlay), merged after rendering.
     modelSpec: dict[str, object] | None = None
@@ -314,7 +322,7 @@ class ModelEntry(_Strict):
         config = self.vllmConfig
         if config is None:
             return Parallelism()
-        return parallelism(config.tensorParallelSize, config.extraArgs, self.tag)
+        return parallelism(config.tensorParallelSize, config.extraArgs, self.tag, config.pipelineParallelSize)
 
 
 def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, str]]:
@@ -330,8 +338,11 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
                 f"use at most {room}",
             )
         )
+    from vllmctl.core import multinode
+
+    problems += multinode.problems(entry)
     par = entry.parallelism
-    if par.size > 1 and par.size > entry.requestGPU:
+    if entry.multiNode is None and par.size > 1 and par.size > entry.requestGPU:
         what = f"tensor x pipeline parallelism {par.tensor} x {par.pipeline}" if par.pipeline > 1 else (
             f"tensor parallelism {par.tensor}")
         problems.append(
@@ -342,6 +353,9 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
             )
         )
     args = entry.vllmConfig.extraArgs if entry.vllmConfig else []
+    if par.pipeline_at[:2] == EXTRA_ARGS and entry.vllmConfig and entry.vllmConfig.pipelineParallelSize:
+        problems.append((par.pipeline_at, "the pipeline size is set twice, in vllmConfig.pipelineParallelSize and "
+                                          "here: keep one"))
     secret = secret_flags(args, entry.tag)
     for flag in secret:
         problems.append(((*EXTRA_ARGS, flag.indices[0]), secret_flag_message(flag)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vllmctl.core import gpu_types
+from vllmctl.core import gpu_types, multinode
 from vllmctl.core.models import ModelEntry
 from vllmctl.core.placement import gpu_resource
 
@@ -61,10 +61,11 @@ class RequiredApi:
 
 
 def required_apis(route_api_version: str | None, *, autoscaled: bool = False,
-                  monitoring: bool = False, lora: bool = False) -> list[RequiredApi]:
+                  monitoring: bool = False, lora: bool = False, ray: bool = False) -> list[RequiredApi]:
     """The custom APIs the rendered release creates objects of, beyond what every cluster serves.
     `lora`: LoRA adapters on an installed release (a first install brings the chart's CRD along)."""
     from vllmctl.core.lora import KIND, LORA_API
+    from vllmctl.core.multinode import RAY_API
     from vllmctl.core.scaling import KEDA_API, MONITORING_API
 
     out = []
@@ -80,6 +81,9 @@ def required_apis(route_api_version: str | None, *, autoscaled: bool = False,
         out.append(RequiredApi(LORA_API, KIND, "lora.adapters in models.yaml",
                                "helm installs the chart's CRDs only with a release's first install: apply them "
                                "(`helm show crds <chart> | kubectl apply -f -`)"))
+    if ray:
+        out.append(RequiredApi(RAY_API, "RayCluster", "multiNode in models.yaml",
+                               "install the KubeRay operator (its ray.io CRDs)"))
     return out
 
 
@@ -135,9 +139,8 @@ class Finding:
 
 
 def _gpus(m: ModelEntry) -> int:
-    """GPUs the model holds once rolled out: an autoscaled model starts at its minimum."""
-    replicas = m.autoscaling.minReplicas if m.autoscaling else m.replicaCount
-    return m.requestGPU * replicas
+    """GPUs the model holds once rolled out (its pods: core.multinode.pods)."""
+    return m.requestGPU * multinode.pods(m)
 
 
 def check(models: list[ModelEntry], facts: ClusterFacts, *, storage_class: str, runtime_class: str,
@@ -213,6 +216,14 @@ def _resource_findings(resource: str, models: list[ModelEntry], nodes: list[Node
             findings.append(Finding(
                 ERROR, "gpu-fit",
                 f"model {m.name!r} asks for {m.requestGPU} GPUs per pod ({resource}) but {where}: {fix}"))
+    for m in models:
+        # a Ray cluster's pods each need a node with requestGPU free (one node may take several)
+        places = sum(n.free(resource) // m.requestGPU for n in nodes)
+        if m.multiNode and m.requestGPU <= biggest and places < m.multiNode.nodes:
+            findings.append(Finding(
+                ERROR, "gpu-nodes",
+                f"model {m.name!r} runs on {m.multiNode.nodes} nodes of {m.requestGPU} {resource} each, but the "
+                f"free GPUs of the schedulable nodes take only {places} such pods: free GPUs or add nodes"))
     needed = sum(_gpus(m) for m in models)
     free = sum(n.free(resource) for n in nodes)
     if needed > free:
@@ -225,7 +236,9 @@ def _resource_findings(resource: str, models: list[ModelEntry], nodes: list[Node
         return findings
     if update_strategy == "RollingUpdate":
         # maxSurge 100%: an updated model starts all its new pods before its old ones stop.
-        surge = sum(g * r for name, (g, r) in facts.deployed.items() if any(m.name == name for m in models))
+        # KubeRay replaces a Ray cluster's pods itself: only Deployments overlap
+        surge = sum(g * r for name, (g, r) in facts.deployed.items()
+                    if any(m.name == name and m.multiNode is None for m in models))
         if surge and needed + surge > free:
             findings.append(Finding(
                 WARNING, "gpu-surge",

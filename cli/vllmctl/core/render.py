@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from vllmctl import __version__
-from vllmctl.core import exposure, lora, scaling, startup
+from vllmctl.core import exposure, lora, multinode, scaling, startup
 from vllmctl.core.duration import seconds
 from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.models import ModelEntry
@@ -99,7 +99,10 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
     adapters = lora.engine_values(model)
     if "maxLoras" in adapters:
         vllm_config["maxLoras"] = adapters["maxLoras"]
-    vllm_config["extraArgs"] = served_model_args(model) + user_args + adapters.get("extraArgs", [])
+    vllm_config["extraArgs"] = (served_model_args(model) + user_args + adapters.get("extraArgs", [])
+                                + _pipeline_args(model))
+    if model.multiNode:
+        vllm_config["v1"] = 1  # the chart's Ray head sets VLLM_USE_V1=0 without it
     return {
         "name": model.name,
         "repository": model.image or settings.model_image,
@@ -108,7 +111,8 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "modelRevision": model.modelRevision,
         # Charts before 0.1.11 keep `replicas` in the Deployment beside the ScaledObject, so every upgrade
         # sets it: to the minimum, where KEDA settles when idle (0.1.11 and later leave it out).
-        "replicaCount": model.autoscaling.minReplicas if model.autoscaling else model.replicaCount,
+        "replicaCount": model.autoscaling.minReplicas if model.autoscaling else
+        model.multiNode.nodes - 1 if model.multiNode else model.replicaCount,  # Ray: the workers beside the head
         "requestCPU": model.requestCPU,
         "requestMemory": model.requestMemory,
         "requestGPU": model.requestGPU,
@@ -135,8 +139,17 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "imagePullSecret": model.imagePullSecret,
         "keda": scaling.keda_values(model.name, model.autoscaling, settings.prometheus_url)
         if model.autoscaling else None,
+        "raySpec": multinode.ray_values(model) if model.multiNode else None,
         "vllmConfig": vllm_config,
     }
+
+
+def _pipeline_args(model: ModelEntry) -> list[str]:
+    """vllmConfig.pipelineParallelSize as the flag: the chart's engine Deployment has no key for it."""
+    par = model.parallelism
+    if par.pipeline_at != ("vllmConfig", "pipelineParallelSize"):
+        return []
+    return ["--pipeline-parallel-size", str(par.pipeline)]
 
 
 def startup_budgets(models: list[ModelEntry], settings: Settings) -> list[startup.Budget]:
@@ -154,6 +167,9 @@ def yaml_paths(model: ModelEntry) -> dict[tuple, tuple]:
     args = len(model.vllmConfig.extraArgs) if model.vllmConfig else 0
     kept = [i for i in range(args) if i not in par.fold]
     moved = lora.yaml_paths(model, len(kept))
+    after = len(kept) + len(lora.engine_values(model).get("extraArgs", []))
+    for k in range(len(_pipeline_args(model))):  # they follow the user's extraArgs and the adapters' flags
+        moved[("vllmConfig", "extraArgs", after + k)] = ("vllmConfig", "pipelineParallelSize")
     if par.chart_key is None:
         return moved
     moved[("vllmConfig", "tensorParallelSize")] = par.tensor_at if par.fold else par.pipeline_at

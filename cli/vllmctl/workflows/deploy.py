@@ -111,7 +111,8 @@ def required_apis(s: Settings, models, *, installed: bool = True) -> list[prefli
     from vllmctl.core.exposure import route_api_version
 
     return preflight_core.required_apis(route_api_version(s), autoscaled=any(m.autoscaling for m in models),
-                                        monitoring=s.monitoring, lora=installed and lora.uses_adapters(models))
+                                        monitoring=s.monitoring, lora=installed and lora.uses_adapters(models),
+                                        ray=any(m.multiNode and m.enabled for m in models))
 
 
 def facts_of(ctx: Context, models):
@@ -424,7 +425,10 @@ def _apply(run: _Run, values: dict) -> None:
 def _watch(run: _Run) -> None:
     """Our own rollout watch: stops early when a pod is stuck; --atomic undoes the release."""
     s, current = run.s, run.current
-    targets = [Target(m.name, engine_deployment(s.release, m.name)) for m in run.enabled]
+    from vllmctl.core.multinode import cluster_name
+
+    targets = [Target(m.name, cluster_name(s.release, m.name), m.multiNode.nodes) if m.multiNode else
+               Target(m.name, engine_deployment(s.release, m.name)) for m in run.enabled]
     if s.router_enabled:
         targets.append(Target("router", router_deployment(s.release)))
     if lora.uses_adapters(run.enabled):

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vllmctl.core import multinode
 from vllmctl.core.rollout import ModelProgress, StuckTracker, model_progress
 from vllmctl.workflows.ports import KubeObjects
 
@@ -20,7 +21,8 @@ from vllmctl.workflows.ports import KubeObjects
 @dataclass(frozen=True)
 class Target:
     model: str  # what the user calls it: the models.yaml name, or "router"
-    deployment: str
+    deployment: str  # or the RayCluster of a multi-node model
+    ray_nodes: int = 0  # a multi-node model: the pods its RayCluster must have Ready
 
 
 @dataclass
@@ -35,7 +37,8 @@ def snapshot(kube: KubeObjects, namespace: str, targets: list[Target]) -> list[M
     deployments = {d["metadata"]["name"]: d for d in kube.list_deployments(namespace)}
     pods = kube.list_pods(namespace)
     events = kube.list_events(namespace)
-    return [model_progress(t.model, deployments.get(t.deployment), pods, events) for t in targets]
+    return [multinode.progress(t.model, t.deployment, t.ray_nodes, pods, events) if t.ray_nodes else
+            model_progress(t.model, deployments.get(t.deployment), pods, events) for t in targets]
 
 
 def watch(kube: KubeObjects, namespace: str, targets: list[Target], *, timeout_s: float, stuck_after_s: float,
