@@ -17,6 +17,7 @@ from vllmctl.core.engine_flags import PIPELINE, SECRET_FLAGS, TENSOR, flags, loo
 from vllmctl.core.pod_security import baseline_violations
 from vllmctl.core.quantity import QuantityError, parse_quantity
 from vllmctl.core.secret_layout import API_KEY, HF_TOKEN
+from vllmctl.core.shared_cache import MOUNT as SHARED_CACHE_MOUNT
 
 ERROR = "error"
 WARNING = "warning"
@@ -297,6 +298,10 @@ class _Lint:
         for message, where in lora.engine_problems(entry, spec, engine, _serve_args(engine)):
             self.add(subject, message, model, where)
         env = _env(engine)
+        if self.settings.shared_cache_size and entry.multiNode is None and (
+                (env.get("HF_HOME") or {}).get("value") != SHARED_CACHE_MOUNT):
+            self.add(subject, f"the engine's HF_HOME is {(env.get('HF_HOME') or {}).get('value')!r}, not the shared "
+                     f"cache {SHARED_CACHE_MOUNT}: it would download the model on every start", model)
         if model in self.inp.request.hf_token_models and not _from_secret(env.get("HF_TOKEN"), HF_TOKEN):
             self.add(subject, f"the model needs the Hugging Face token, but HF_TOKEN does not come from the "
                      f"Secret {HF_TOKEN.secret_name!r} (key {HF_TOKEN.secret_key!r})", model,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vllmctl.core import gpu_types, multinode
+from vllmctl.core import gpu_types, multinode, shared_cache
 from vllmctl.core.models import ModelEntry
 from vllmctl.core.placement import gpu_resource
 
@@ -144,12 +144,14 @@ def _gpus(m: ModelEntry) -> int:
 
 
 def check(models: list[ModelEntry], facts: ClusterFacts, *, storage_class: str, runtime_class: str,
-          update_strategy: str, required: list[RequiredApi] | tuple = ()) -> list[Finding]:
-    """Every finding for deploying `models` (the enabled ones) onto the cluster `facts` describes."""
+          update_strategy: str, required: list[RequiredApi] | tuple = (), shared=None) -> list[Finding]:
+    """Every finding for deploying `models` (the enabled ones) onto the cluster `facts` describes;
+    `shared`: the shared model cache (core.shared_cache.SharedCache), if any."""
     models = [m for m in models if m.enabled]
     return (
         _gpu_findings(models, facts, update_strategy)
-        + _storage_findings(models, facts, storage_class)
+        + _storage_findings([m for m in models if not shared_cache.uses_shared(m, shared)], facts, storage_class)
+        + _shared_cache_findings(shared, facts)
         + _runtime_findings(models, facts, runtime_class)
         + _api_findings(required, facts)
         + _autoscaling_findings(models, facts)
@@ -279,6 +281,27 @@ def _storage_findings(models: list[ModelEntry], facts: ClusterFacts, storage_cla
             "a matching PersistentVolume exists; set VLLM_STORAGE_CLASS or mark a StorageClass as default",
         ))
     return findings
+
+
+def _shared_cache_findings(cache, facts: ClusterFacts) -> list[Finding]:
+    """A shared cache the cluster provisions needs its StorageClass (a volume the release creates does not)."""
+    if cache is None or cache.static:
+        return []
+    if cache.storage_class and cache.storage_class not in facts.storage_classes:
+        known = ", ".join(facts.storage_classes) or "none"
+        return [Finding(ERROR, "shared-cache-class",
+                        f"the shared model cache's StorageClass {cache.storage_class!r} does not exist (the cluster "
+                        f"has: {known}); set VLLM_SHARED_CACHE_STORAGE_CLASS to one that provisions ReadWriteMany "
+                        "volumes, or VLLM_SHARED_CACHE_NFS / VLLM_SHARED_CACHE_HOST_PATH")]
+    if not cache.storage_class and facts.default_storage_class is None:
+        return [Finding(ERROR, "shared-cache-class",
+                        "the shared model cache names no StorageClass and the cluster has no default one, so its "
+                        "claim would stay Pending: set VLLM_SHARED_CACHE_STORAGE_CLASS (a class that provisions "
+                        "ReadWriteMany) or VLLM_SHARED_CACHE_NFS / VLLM_SHARED_CACHE_HOST_PATH")]
+    return [Finding(WARNING, "shared-cache-rwx",
+                    f"the shared model cache is provisioned by StorageClass "
+                    f"{cache.storage_class or facts.default_storage_class!r}: it must make ReadWriteMany volumes "
+                    "(NFS, CephFS, EFS, Filestore, Azure Files), else the claim stays Pending")]
 
 
 def _runtime_findings(models: list[ModelEntry], facts: ClusterFacts, runtime_class: str) -> list[Finding]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from vllmctl import __version__
-from vllmctl.core import exposure, lora, multinode, scaling, startup
+from vllmctl.core import exposure, lora, multinode, scaling, shared_cache, startup
 from vllmctl.core.duration import seconds
 from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.models import ModelEntry
@@ -95,6 +95,7 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
     if par.chart_key is not None:
         # The chart mounts /dev/shm (NCCL needs it) only when this key is present.
         vllm_config["tensorParallelSize"] = par.chart_key
+    shared = shared_cache.uses_shared(model, shared_cache.of(settings))
     user_args = [arg for i, arg in enumerate(config.extraArgs if config else []) if i not in par.fold]
     adapters = lora.engine_values(model)
     if "maxLoras" in adapters:
@@ -119,7 +120,10 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "limitMemory": model.limitMemory,
         # "" (no cache volume) is the key left out: every chart version mounts a claim it never
         # creates when the key is present but empty, and falls back to HF_HOME=/tmp without it.
-        "pvcStorage": model.pvcStorage or None,
+        "pvcStorage": None if shared else model.pvcStorage or None,
+        # The chart (0.1.11, 0.1.12) writes the shared cache's mount under a `volumeMounts:` it opens only
+        # for a cache claim, the tensor key, a chat template or this key: without one the YAML breaks.
+        "extraVolumeMounts": [] if shared and par.chart_key is None and not model.chatTemplate else None,
         "pvcAccessMode": [model.pvcAccessMode] if model.pvcAccessMode else None,
         "storageClass": model.storageClass if model.storageClass is not None else settings.storage_class,
         "shmSize": model.shmSize,
@@ -227,6 +231,7 @@ def render(request: RenderRequest) -> Rendered:
         "router_exposure": exposure.router_values(settings),
         "lora_adapters": lora.adapter_values(request.models, api_key_ref=API_KEY.ref() if request.api_key else None,
                                              hf_token_ref=HF_TOKEN.ref()),
+        "shared_cache": shared_cache.values(cache, settings.release) if (cache := shared_cache.of(settings)) else None,
         "monitors": scaling.monitoring_values(scaling.parse_labels(settings.service_monitor_labels))
         if settings.monitoring else None,
     }

@@ -78,6 +78,17 @@ class Settings:
     storage_class: str = _setting(
         "VLLM_STORAGE_CLASS", "", "StorageClass of the model caches ('' = default)", "name?"
     )
+    shared_cache_size: str = _setting(
+        "VLLM_SHARED_CACHE_SIZE", "", "one ReadWriteMany model cache for all models, of this size, instead of a "
+        "volume each ('' = a volume per model; chart 0.1.11+)", "quantity")
+    shared_cache_storage_class: str = _setting(
+        "VLLM_SHARED_CACHE_STORAGE_CLASS", "", "StorageClass of the shared cache, one that provisions ReadWriteMany "
+        "('' = VLLM_STORAGE_CLASS)", "name?")
+    shared_cache_nfs: str = _setting(
+        "VLLM_SHARED_CACHE_NFS", "", "NFS export SERVER:/PATH the release makes the shared cache's volume from")
+    shared_cache_host_path: str = _setting(
+        "VLLM_SHARED_CACHE_HOST_PATH", "", "node directory the release makes the shared cache's volume from "
+        "(single-node clusters)")
     runtime_class: str = _setting("VLLM_RUNTIME_CLASS", "nvidia", "RuntimeClass of engine pods ('' = none)", "name?")
     update_strategy: str = _setting(
         "VLLM_UPDATE_STRATEGY", "RollingUpdate",

@@ -100,9 +100,12 @@ def check_facts(s: Settings, facts, models, deployed_values: dict | None) -> lis
     import dataclasses
 
     facts = dataclasses.replace(facts, deployed=_deployed_models(deployed_values or {}))
+    from vllmctl.core import shared_cache
+
     return preflight_core.check(models, facts, storage_class=s.storage_class, runtime_class=s.runtime_class,
                                 update_strategy=s.update_strategy,
-                                required=required_apis(s, models, installed=deployed_values is not None)) + [
+                                required=required_apis(s, models, installed=deployed_values is not None),
+                                shared=shared_cache.of(s)) + [
         preflight_core.Finding(preflight_core.ERROR, "cluster-object-owner", message)
         for message in lora.owner_problems(s.release, s.namespace, facts.owners)]
 

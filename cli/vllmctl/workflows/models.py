@@ -101,16 +101,19 @@ def load_overlay(settings: Settings, version: str) -> overlay_core.Overlay:
 def settings_rules(doc, models: list, settings: Settings, version: str) -> list[str]:
     """Rules that need the settings as well as models.yaml: the router's exposure and each model's
     GPU vendor against the runtime class. Errors raise (at their line); warnings are returned."""
-    from vllmctl.core import exposure, lora, multinode, placement, scaling
+    from vllmctl.core import exposure, lora, multinode, placement, scaling, shared_cache
 
     problems = exposure.problems(settings, version) + scaling.monitoring_problems(
-        version, settings.monitoring, settings.service_monitor_labels)
+        version, settings.monitoring, settings.service_monitor_labels) + shared_cache.problems(settings, version)
     if problems:
         raise InvalidInput("; ".join(problems) + ".")
     located, warnings = [], exposure.warnings(settings)
     for index, m in enumerate(models):
         errors, notes = placement.vendor_problems(m, settings.runtime_class, settings.model_image)
         notes = notes + multinode.warnings(m)
+        if settings.shared_cache_size:
+            errors = errors + shared_cache.entry_problems(m)
+            notes = notes + shared_cache.warnings(m)
         located += [doc.problem((index, *loc), message) for loc, message in errors]
         warnings += notes + lora.warnings(m)
     if located:
