@@ -49,3 +49,62 @@ def test_a_multi_node_model_is_installed_as_a_ray_cluster(tmp_path, cli, namespa
         assert any(m["mountPath"] == "/dev/shm" and m["name"] == "shm" for m in container["volumeMounts"])
     args = start_args(script.data["vllm-entrypoint.sh"])
     assert args[args.index("--pipeline-parallel-size") + 1] == "2"
+
+
+class KubeRayStandIn:
+    """What the KubeRay operator does that the rollout watch reads: for each RayCluster, a head pod and
+    its workers' pods from the cluster's own templates, labelled `ray.io/cluster` (a thread; tests only)."""
+
+    def __init__(self, kube_env, namespace: str) -> None:
+        import threading
+
+        self.kube_env, self.namespace, self.done = kube_env, namespace, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        made: set[str] = set()
+        with self.kube_env.api_client() as api:
+            custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+            while not self.done.wait(0.3):
+                for rc in custom.list_namespaced_custom_object("ray.io", "v1", self.namespace, "rayclusters")["items"]:
+                    name = rc["metadata"]["name"]
+                    if name in made:
+                        continue
+                    made.add(name)
+                    groups = [("head", rc["spec"]["headGroupSpec"], 1)] + [
+                        (g["groupName"], g, g["replicas"]) for g in rc["spec"]["workerGroupSpecs"]]
+                    for group, spec, count in groups:
+                        for i in range(count):
+                            template = spec["template"]
+                            labels = {**template["metadata"]["labels"], "ray.io/cluster": name,
+                                      "ray.io/node-type": "head" if group == "head" else "worker"}
+                            core.create_namespaced_pod(self.namespace, {
+                                "metadata": {"name": f"{name}-{group}-{i}", "labels": labels},
+                                "spec": template["spec"]})
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(10)
+
+
+def test_the_rollout_waits_for_the_ray_clusters_pods_and_stops_when_one_cannot_schedule(tmp_path, cli, namespace):
+    cli.kube_env.kubelet.auto_ready(namespace)
+    with served_crd(cli.kube_env, "ray-raycluster.yaml"):
+        operator = KubeRayStandIn(cli.kube_env, namespace)
+        try:
+            write_models(tmp_path, big())  # two pods of one GPU: gpu-node-1 has two
+            r = cli("install")
+            assert r.code == 0, r.output
+            with cli.kube_env.api_client() as api:
+                pods = client.CoreV1Api(api).list_namespaced_pod(
+                    namespace, label_selector="ray.io/cluster=vllm-big-raycluster").items
+            assert len(pods) == 2 and all(p.spec.node_name == "gpu-node-1" for p in pods)
+
+            write_models(tmp_path, model("wide", requestGPU=2, pvcStorage="", multiNode={"nodes": 2},
+                                         vllmConfig={"tensorParallelSize": 2, "pipelineParallelSize": 2}))
+            r = cli("upgrade", "--skip-preflight")
+            assert r.code != 0, r.output
+            assert "model 'wide': pod vllm-wide-raycluster-" in r.stderr and "cannot be scheduled" in r.stderr
+        finally:
+            operator.stop()
