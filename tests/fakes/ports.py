@@ -182,9 +182,10 @@ class FakeKube:
 
     def __init__(self, *, deployments=(), pods=(), services=(), events=(), pvcs=(), namespaces=("vllm",),
                  logs: dict[str, list[str]] | None = None, facts: ClusterFacts | None = None,
-                 ingresses=(), scaled_objects=()) -> None:
+                 ingresses=(), scaled_objects=(), ray_clusters=()) -> None:
         self.deployments, self.pods, self.services = list(deployments), list(pods), list(services)
         self.ingresses, self.scaled_objects = list(ingresses), list(scaled_objects)
+        self.ray_clusters = list(ray_clusters)
         self.events, self.pvcs, self.namespaces = list(events), list(pvcs), set(namespaces)
         self.logs = logs or {}
         self.facts = facts or ClusterFacts()
@@ -233,6 +234,9 @@ class FakeKube:
 
     def list_scaled_objects(self, namespace: str) -> list[dict]:
         return self._in(self.scaled_objects, namespace)
+
+    def list_ray_clusters(self, namespace: str) -> list[dict]:
+        return self._in(self.ray_clusters, namespace)
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return self._in(self.pvcs, namespace)

@@ -5,6 +5,8 @@ RayCluster with the GPUs per node, the shared memory of every pod and the head's
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubernetes import client
 
@@ -100,6 +102,9 @@ def test_the_rollout_waits_for_the_ray_clusters_pods_and_stops_when_one_cannot_s
                 pods = client.CoreV1Api(api).list_namespaced_pod(
                     namespace, label_selector="ray.io/cluster=vllm-big-raycluster").items
             assert len(pods) == 2 and all(p.spec.node_name == "gpu-node-1" for p in pods)
+            rows = json.loads(cli("status", "-o", "json").stdout)  # status lists the Ray cluster's pods
+            assert sorted(row["pod"] for row in rows if row["model"] == "big") == sorted(p.metadata.name for p in pods)
+            assert all(row["ready"] and row["gpus"] == 1 for row in rows if row["model"] == "big")
 
             write_models(tmp_path, model("wide", requestGPU=2, pvcStorage="", multiNode={"nodes": 2},
                                          vllmConfig={"tensorParallelSize": 2, "pipelineParallelSize": 2}))

@@ -148,14 +148,26 @@ def list_services(cluster: Cluster, namespace: str) -> list[dict]:
     return _list(cluster, f"{_ns(namespace)}/services", f"Services in {namespace!r}")
 
 
-def list_scaled_objects(cluster: Cluster, namespace: str) -> list[dict]:
-    """KEDA ScaledObjects in the namespace; none where KEDA's API is not served."""
+def _list_optional(cluster: Cluster, path: str, what: str) -> list[dict]:
+    """Objects of an API the cluster may not serve: none where it does not."""
     try:
-        return _items(cluster, f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects")
+        return _items(cluster, path)
     except ApiStatus as e:
         if _is_status(e, 404):
             return []
-        raise api_error(e, cluster, f"list ScaledObjects in {namespace!r}") from None
+        raise api_error(e, cluster, f"list {what}") from None
+
+
+def list_scaled_objects(cluster: Cluster, namespace: str) -> list[dict]:
+    """KEDA ScaledObjects in the namespace; none where KEDA's API is not served."""
+    return _list_optional(cluster, f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects",
+                          f"ScaledObjects in {namespace!r}")
+
+
+def list_ray_clusters(cluster: Cluster, namespace: str) -> list[dict]:
+    """KubeRay RayClusters in the namespace; none where the ray.io API is not served."""
+    return _list_optional(cluster, f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters",
+                          f"RayClusters in {namespace!r}")
 
 
 def list_ingresses(cluster: Cluster, namespace: str) -> list[dict]:
@@ -379,6 +391,9 @@ class Kube:
 
     def list_scaled_objects(self, namespace: str) -> list[dict]:
         return list_scaled_objects(self.cluster, namespace)
+
+    def list_ray_clusters(self, namespace: str) -> list[dict]:
+        return list_ray_clusters(self.cluster, namespace)
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return list_pvcs(self.cluster, namespace)

@@ -39,7 +39,7 @@ def _age(created: str, now: dt.datetime | None = None) -> str:
 @dataclass
 class Workload:
     model: str  # models.yaml name, or "router"
-    deployment: dict
+    deployment: dict  # a multi-node model's: its RayCluster's metadata and a selector of its pods
 
 
 def workloads(kube: KubeObjects, settings: Settings) -> list[Workload]:
@@ -54,6 +54,11 @@ def workloads(kube: KubeObjects, settings: Settings) -> list[Workload]:
             out.append(Workload("router", d))
         elif labels.get("model"):
             out.append(Workload(labels["model"], d))
+    for rc in kube.list_ray_clusters(settings.namespace):  # multi-node models: their pods carry ray.io/cluster
+        labels = rc["metadata"].get("labels") or {}
+        if labels.get("helm-release-name") == settings.release and labels.get("model"):
+            selector = {"matchLabels": {"ray.io/cluster": rc["metadata"]["name"]}}
+            out.append(Workload(labels["model"], {"metadata": rc["metadata"], "spec": {"selector": selector}}))
     return sorted(out, key=lambda w: (w.model == "router", w.model))
 
 
