@@ -41,7 +41,7 @@ def distribution(values: Sequence[float], scale: float = 1000.0) -> dict[str, fl
     if not values:
         return {"mean": None, **{f"p{q}": None for q in PERCENTILES}}
     ordered = sorted(values)
-    result = {"mean": sum(ordered) / len(ordered) * scale}
+    result: dict[str, float | None] = {"mean": sum(ordered) / len(ordered) * scale}
     for q in PERCENTILES:
         result[f"p{q}"] = percentile(ordered, q) * scale
     return result
@@ -54,9 +54,12 @@ def output_tokens(record: RequestRecord) -> int:
 def summarize(records: Iterable[RequestRecord]) -> dict:
     records = list(records)
     ok = [r for r in records if r.error is None]
-    failed = [r for r in records if r.error is not None]
+    failed = [r.error for r in records if r.error is not None]
     duration = max(r.end for r in records) - min(r.start for r in records) if records else 0.0
-    ttft, itl, tpot, e2e = [], [], [], []
+    ttft: list[float] = []
+    itl: list[float] = []
+    tpot: list[float] = []
+    e2e: list[float] = []
     out_total = in_total = 0
     for r in ok:
         n = output_tokens(r)
@@ -71,8 +74,8 @@ def summarize(records: Iterable[RequestRecord]) -> dict:
                 tpot.append((r.end - times[0]) / (n - 1))
     per_second = (lambda x: x / duration) if duration > 0 else (lambda x: 0.0)
     errors: dict[str, int] = {}
-    for r in failed:
-        errors[r.error] = errors.get(r.error, 0) + 1
+    for error in failed:
+        errors[error] = errors.get(error, 0) + 1
     return {
         "requests": len(records),
         "completed": len(ok),

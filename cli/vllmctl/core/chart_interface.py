@@ -61,8 +61,12 @@ class Interface:
         self._made: dict[str, Key] = {}
 
     def get(self, path: str) -> Key | None:
+        return self[path] if path in self.raw else None
+
+    def __getitem__(self, path: str) -> Key:
+        """The key at an interface path (KeyError when the chart has none)."""
         key = self._made.get(path)
-        if key is None and path in self.raw:
+        if key is None:
             item = self.raw[path]
             key = self._made[path] = Key(
                 path, tuple(item["type"]), "default" in item, item.get("default"),
@@ -73,7 +77,7 @@ class Interface:
 
     @cached_property
     def keys(self) -> dict[str, Key]:
-        return {path: self.get(path) for path in self.raw}
+        return {path: self[path] for path in self.raw}
 
     def child(self, parent: str, name: str) -> str | None:
         """The interface path of key `name` below `parent` ("" for the root), or None if it has none."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vllmctl.core import lora
 from vllmctl.core.engine_flags import PIPELINE, SECRET_FLAGS, TENSOR, flags, looks_secret, secret_flag_message
@@ -18,6 +19,10 @@ from vllmctl.core.pod_security import baseline_violations
 from vllmctl.core.quantity import QuantityError, parse_quantity
 from vllmctl.core.secret_layout import API_KEY, HF_TOKEN
 from vllmctl.core.shared_cache import MOUNT as SHARED_CACHE_MOUNT
+
+if TYPE_CHECKING:  # for annotations only: rendering and the models file import pydantic
+    from vllmctl.core.models_file import ModelsDocument
+    from vllmctl.core.render import RenderRequest
 
 ERROR = "error"
 WARNING = "warning"
@@ -59,8 +64,8 @@ class Finding:
 @dataclass(frozen=True)
 class LintInput:
     manifests: str
-    request: object  # core.render.RenderRequest
-    document: object = None  # core.models_file.ModelsDocument, for file:line; None: no locations
+    request: RenderRequest
+    document: ModelsDocument | None = None  # for file:line; None: no locations
     chart_defaults: dict = field(default_factory=dict)  # the chart's own values.yaml
     claims: frozenset[str] | None = None  # PVC names in the namespace; None: no cluster at hand
 
@@ -109,7 +114,7 @@ def _gpus(resources: dict, section: str) -> int:
 
 
 def _env(container: dict) -> dict[str, dict]:
-    return {e.get("name"): e for e in container.get("env") or [] if isinstance(e, dict)}
+    return {e["name"]: e for e in container.get("env") or [] if isinstance(e, dict) and isinstance(e.get("name"), str)}
 
 
 def _from_secret(entry: dict | None, layout) -> bool:
@@ -153,7 +158,7 @@ class _Lint:
             self.findings.append(Finding(message, subject, severity))
 
     def _user_arg_at(self, model: str | None, value: str) -> tuple:
-        entry = self.models.get(model)
+        entry = self.models.get(model) if model is not None else None
         args = entry.vllmConfig.extraArgs if entry is not None and entry.vllmConfig else []
         return ("vllmConfig", "extraArgs", args.index(value)) if value in args else ()
 

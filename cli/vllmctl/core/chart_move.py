@@ -191,9 +191,10 @@ def _off(values: dict, path: tuple[str, ...]) -> bool:
     """Under a block that is switched off (`enabled: false`) or absent: its settings do nothing."""
     node = values
     for key in path[:-1]:
-        node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict):
+        child = node.get(key)
+        if not isinstance(child, dict):
             return True
-        if node.get("enabled") is False:
+        if child.get("enabled") is False:
             return True
+        node = child
     return False

@@ -35,7 +35,7 @@ def rows(version: str, prefix: str = "", against: str | None = None) -> list[dic
     for path, key in sorted(iface.keys.items()):
         if not path.startswith(prefix):
             continue
-        row = {"key": path, "type": "|".join(key.types), "set_in": set_in(path)}
+        row: dict[str, object] = {"key": path, "type": "|".join(key.types), "set_in": set_in(path)}
         if key.has_default:
             row["default"] = key.default
         if key.enum:

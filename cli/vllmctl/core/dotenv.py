@@ -36,7 +36,8 @@ def _substitute(value: str, known: Mapping[str, str], environ: Mapping[str, str]
 
 def _double_quoted(raw: str, start: int) -> tuple[str, int]:
     """The value of the "..." at raw[start], and the index after its closing quote."""
-    out, i = [], start + 1
+    out: list[str] = []
+    i = start + 1
     while i < len(raw):
         ch = raw[i]
         if ch == '"':

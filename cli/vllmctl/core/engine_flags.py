@@ -83,9 +83,18 @@ class Parallelism:
         return (self.tensor_at if self.tensor > 1 else ()) or self.pipeline_at or self.tensor_at
 
 
-def _last_int(found: list[Flag]) -> Flag | None:
+@dataclass(frozen=True)
+class _Size:
+    value: int
+    indices: tuple[int, ...]
+
+
+def _last_int(found: list[Flag]) -> _Size | None:
+    """The last of `found` when its value is a positive integer."""
     last = found[-1] if found else None
-    return last if last is not None and isinstance(last.value, int) and last.value >= 1 else None
+    if last is not None and isinstance(last.value, int) and last.value >= 1:
+        return _Size(last.value, last.indices)
+    return None
 
 
 def parallelism(config_tp: int | None, args: Sequence[str], tag: str | None = None,
@@ -101,6 +110,8 @@ def parallelism(config_tp: int | None, args: Sequence[str], tag: str | None = No
     found = flags(args, tag)
     tp = [f for f in found if f.dest == TENSOR]
     pp = [f for f in found if f.dest == PIPELINE]
+    tensor_at: tuple[str | int, ...]
+    pipeline_at: tuple[str | int, ...]
     tensor, tensor_at = (config_tp, ("vllmConfig", "tensorParallelSize")) if config_tp else (1, ())
     last_tp, last_pp = _last_int(tp), _last_int(pp)
     if last_tp:
@@ -109,7 +120,7 @@ def parallelism(config_tp: int | None, args: Sequence[str], tag: str | None = No
     if last_pp:
         pipeline, pipeline_at = last_pp.value, (*EXTRA_ARGS, last_pp.indices[0])
     fold: tuple[int, ...] = ()
-    chart_key = None
+    chart_key: int | None = None
     if config_tp is None and len(tp) == 1 and last_tp:
         fold, chart_key = last_tp.indices, last_tp.value
     elif config_tp is None and not tp and tensor * pipeline > 1:

@@ -145,12 +145,12 @@ def pvc_required(download_bytes: int) -> int:
     return download_bytes + max(PVC_HEADROOM_MIN, int(download_bytes * PVC_HEADROOM_FRACTION))
 
 
-def _gi_ceiling(n: int) -> str:
+def _gi_ceiling(n: float) -> str:
     return f"{math.ceil(n / GiB)}Gi"
 
 
 def _pvc_findings(inp: FitInput, download: mf.Figure) -> list[Finding]:
-    if inp.pvc_bytes is None or not download.known:
+    if inp.pvc_bytes is None or download.value is None:
         return []
     need = pvc_required(download.value)
     what = (f"{gib(download.value)} of model files ({download.basis}) + {gib(need - download.value)} headroom")
@@ -209,7 +209,7 @@ def _memory(facts: mf.ModelFacts, inp: FitInput, tp: int, gpu_bytes: int, util: 
     weights = mf.weight_bytes(facts, inp.dtype)
     kv = mf.kv_bytes_per_token(facts, tensor_parallel=tp, pipeline_parallel=inp.pipeline_parallel,
                                kv_cache_dtype=inp.kv_cache_dtype, dtype=inp.dtype)
-    if not weights.known or not kv.known:
+    if weights.value is None or kv.value is None:
         return None
     return _Memory(-(-weights.value // (tp * inp.pipeline_parallel)), kv.value, int(gpu_bytes * util))
 
@@ -271,7 +271,7 @@ def assess(inp: FitInput, facts: mf.ModelFacts, *, gpu_memory_bytes: int | None 
         return report
     report.findings += _pvc_findings(inp, report.download_bytes)
     report.findings += _shape_findings(inp, facts, mml)
-    if report.download_bytes.known and report.weight_bytes.known and bandwidth_bytes_per_second:
+    if report.download_bytes.value is not None and report.weight_bytes.value is not None and bandwidth_bytes_per_second:
         report.startup = startup_estimate(report.download_bytes.value, report.weight_bytes.value,
                                           bandwidth_bytes_per_second, cached=cached)
         if startup_budget and report.startup.seconds > startup_budget:

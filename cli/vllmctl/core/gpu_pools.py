@@ -87,11 +87,13 @@ def _matches(labels: Mapping[str, str], term: Mapping) -> bool:
     for expr in term.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
         have = labels.get(key)
+        # Gt/Lt compare integers; a label or bound that is not one matches neither.
+        number, bound = _int(have), _int(str(values[0])) if values else None
         ok = {
             "In": have in values, "NotIn": have not in values, "Exists": key in labels,
             "DoesNotExist": key not in labels,
-            "Gt": _int(have) is not None and values and _int(have) > int(values[0]),
-            "Lt": _int(have) is not None and values and _int(have) < int(values[0]),
+            "Gt": number is not None and bound is not None and number > bound,
+            "Lt": number is not None and bound is not None and number < bound,
         }.get(op, False)
         if not ok:
             return False

@@ -1,6 +1,18 @@
 """Defaults of the models.yaml keys, in a module without pydantic so quick reads stay quick."""
 
-DEFAULTS = {
+from typing import TypedDict
+
+
+class Defaults(TypedDict):
+    enabled: bool
+    replicaCount: int
+    requestCPU: int
+    requestMemory: str
+    requestGPU: int
+    pvcStorage: str
+
+
+DEFAULTS: Defaults = {
     "enabled": True,
     "replicaCount": 1,
     "requestCPU": 6,

@@ -84,7 +84,7 @@ def unknown(repo: str, revision: str, why: str) -> ModelFacts:
 
 
 def _quantized(facts: ModelFacts) -> bool:
-    return bool(facts.config) and gm.quantized_bits(facts.config) is not None
+    return facts.config is not None and bool(facts.config) and gm.quantized_bits(facts.config) is not None
 
 
 def parameters(facts: ModelFacts) -> Figure:
@@ -155,7 +155,7 @@ def download_bytes(facts: ModelFacts) -> Figure:
         if weights:
             return Figure(sum(weights) + small, EXACT)
     stored = weight_bytes(facts)
-    if not stored.known:
+    if stored.value is None:
         return NOT_KNOWN
     return Figure(stored.value + small, ESTIMATED if stored.basis != EXACT or not small else EXACT)
 

@@ -8,7 +8,17 @@ import re
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from vllmctl.core import kube_names
 from vllmctl.core.duration import seconds
@@ -48,7 +58,27 @@ def _size(value: object) -> str:
         raise ValueError(str(e)) from None
 
 
-Size = Annotated[object, Field()]
+def _cache_size(value: object) -> str:
+    # An empty string is the chart's way to say "no cache volume" (the model is downloaded to /tmp).
+    return "" if value == "" else _size(value)
+
+
+def _scalar_text(value: object) -> object:
+    """A YAML scalar as the text a process sees (an unquoted 8000, 0.9 or true reads as a number or
+    a bool); None passes on to the string check, which reports it as empty."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"must be a string, a number or true or false, got {shown(value)}")
+
+
+# Validation turns what YAML read into the text the chart and the engine take.
+Size = Annotated[str, BeforeValidator(_size)]
+CacheSize = Annotated[str, BeforeValidator(_cache_size)]
+Text = Annotated[StrictStr, BeforeValidator(_scalar_text)]
 
 
 class _Strict(BaseModel):
@@ -161,7 +191,7 @@ class VllmConfig(_Strict):
     enablePrefixCaching: StrictBool | None = None
     enableChunkedPrefill: StrictBool | None = None
     maxNumSeqs: StrictInt | None = Field(default=None, ge=1)
-    extraArgs: list[StrictStr | StrictInt | float] = []
+    extraArgs: list[Text] = []
 
     @field_validator("gpuMemoryUtilization", mode="before")
     @classmethod
@@ -174,8 +204,7 @@ class VllmConfig(_Strict):
 
     @field_validator("extraArgs")
     @classmethod
-    def _args_as_text(cls, v):
-        args = [str(item) for item in v]
+    def _no_removed_flags(cls, args: list[str]) -> list[str]:
         if any(arg.split("=", 1)[0] == "--disable-log-requests" for arg in args):
             # vLLM removed it; an engine started with it exits at once (the seed's template has it)
             raise ValueError(
@@ -194,14 +223,14 @@ class ModelEntry(_Strict):
     requestMemory: Size = DEFAULTS["requestMemory"]
     requestGPU: StrictInt = Field(default=DEFAULTS["requestGPU"], ge=0, le=kube_names.INT32_MAX)
     limitMemory: Size | None = None
-    pvcStorage: Size = DEFAULTS["pvcStorage"]
+    pvcStorage: CacheSize = DEFAULTS["pvcStorage"]
     pvcAccessMode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] | None = None
     storageClass: StrictStr | None = None
     shmSize: Size | None = None
     image: StrictStr | None = None
     tag: StrictStr | None = None
     hfTokenRequired: StrictBool | None = None
-    env: dict[str, StrictStr | StrictInt | float | StrictBool] = {}
+    env: dict[str, Text] = {}
     nodeSelectorTerms: list[NodeSelectorTerm] | None = None
     tolerations: list[Toleration] | None = None
     toolCallParser: StrictStr | None = None
@@ -251,17 +280,6 @@ class ModelEntry(_Strict):
             )
         return v
 
-    @field_validator("requestMemory", "limitMemory", "shmSize")
-    @classmethod
-    def _memory(cls, v):
-        return None if v is None else _size(v)
-
-    @field_validator("pvcStorage")
-    @classmethod
-    def _storage(cls, v):
-        # An empty string is the chart's way to say "no cache volume" (the model is downloaded to /tmp).
-        return "" if v == "" else _size(v)
-
     @field_validator("startupTimeout")
     @classmethod
     def _duration(cls, v):
@@ -305,7 +323,7 @@ class ModelEntry(_Strict):
 
     @field_validator("env")
     @classmethod
-    def _env(cls, v: dict) -> dict[str, str]:
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
         for key in v:
             if not ENV_NAME.match(key):
                 raise ValueError(f"{shown(key)} is not a valid environment variable name")
@@ -314,7 +332,7 @@ class ModelEntry(_Strict):
                     f"{key} is set by vllmctl from a Secret; do not put it in env "
                     "(use `vllmctl set-hf-token` / `set-api-key`)"
                 )
-        return {k: str(val).lower() if isinstance(val, bool) else str(val) for k, val in v.items()}
+        return v
 
     @cached_property
     def parallelism(self) -> Parallelism:
@@ -327,7 +345,7 @@ class ModelEntry(_Strict):
 
 def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, str]]:
     """Rules that span fields or depend on settings: (path within the entry, message)."""
-    problems = []
+    problems: list[tuple[tuple, str]] = []
     room = MAX_OBJECT_NAME - len(release) - 1 - len(LONGEST_SUFFIX)
     if len(entry.name) > room:
         problems.append(

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import difflib
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from vllmctl.core import chart, safe_yaml
 from vllmctl.core.input_file import SourceText, read_source
 from vllmctl.core.problems import InvalidFile, Problem, shown
 from vllmctl.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from ruamel.yaml.comments import CommentedSeq
 
 
 class InvalidModels(InvalidFile):
@@ -26,7 +32,7 @@ class InvalidModels(InvalidFile):
 class ModelsDocument:
     file: str
     text: str
-    root: object  # ruamel CommentedSeq, or None for an empty document
+    root: CommentedSeq | None  # None for an empty document
     entries: list = field(default_factory=list)
     bom: bool = False  # the file starts with a UTF-8 byte-order mark, kept when it is rewritten
 
@@ -141,7 +147,7 @@ def _message(err: dict, fields_at) -> str:
     return f"'{name}': {err['msg']}"
 
 
-def _one_per_value(errors: list[dict]) -> list[dict]:
+def _one_per_value(errors: Iterable[Mapping[str, Any]]) -> list[dict]:
     """One error per location: a union's members (str | int | ...) each fail for the same value;
     the user sees one message naming what the value may be."""
     grouped: dict[tuple, list[dict]] = {}
@@ -163,19 +169,23 @@ def _one_per_value(errors: list[dict]) -> list[dict]:
     return merged
 
 
+def _is_model(annotation: object) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and hasattr(annotation, "model_fields")
+
+
 def _fields_at(loc: tuple) -> list[str]:
     from vllmctl.core.models import ModelEntry
 
-    model = ModelEntry
+    model: type[BaseModel] = ModelEntry
     for part in loc:
         if isinstance(part, int):
             continue
         info = model.model_fields.get(str(part))
         annotation = getattr(info, "annotation", None)
-        inner = [a for a in getattr(annotation, "__args__", (annotation,)) if hasattr(a, "model_fields")]
+        inner = [a for a in getattr(annotation, "__args__", (annotation,)) if _is_model(a)]
         if not inner:
             args = getattr(annotation, "__args__", ())
-            inner = [a for arg in args for a in getattr(arg, "__args__", (arg,)) if hasattr(a, "model_fields")]
+            inner = [a for arg in args for a in getattr(arg, "__args__", (arg,)) if _is_model(a)]
         if not inner:
             return []
         model = inner[0]
@@ -288,6 +298,7 @@ def append_entry(doc: ModelsDocument, entry: dict) -> str:
 
 def remove_entry(doc: ModelsDocument, index: int) -> str:
     """The document's text without entry `index`: its lines, and the blank line that preceded it."""
+    assert doc.root is not None, "an entry index into an empty document"
     lines = doc.text.splitlines(True)
     start, _ = doc.root.lc.item(index)
     dash_col = lines[start].index("-")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vllmctl.core import chart_interface
-from vllmctl.core.chart_interface import Interface, join
+from vllmctl.core.chart_interface import Interface, Key, join
 from vllmctl.core.engine_flags import looks_secret
 from vllmctl.core.models import RESERVED_ENV
 
@@ -88,7 +88,7 @@ _SECRET_KEYS = {
 
 
 def _parents(path: str) -> list[str]:
-    out = []
+    out: list[str] = []
     while True:
         parent, _ = chart_interface.split(path)
         if not parent:
@@ -151,7 +151,8 @@ def _type_words(types: tuple[str, ...]) -> str:
 
 class _Checker:
     def __init__(self, iface: Interface, scope: str) -> None:
-        self.iface, self.scope, self.found = iface, scope, []
+        self.iface, self.scope = iface, scope
+        self.found: list[Finding] = []
 
     def owned(self, path: str, value, loc: tuple) -> bool:
         where = OWNED.get(path)
@@ -208,9 +209,9 @@ class _Checker:
                                                     f"{self.iface.version}{hint}"
                                                     f"{_elsewhere(join(ipath, name), self.iface.version)}"))
                     continue
-                if not self.value_ok(self.iface.get(child), cpath, value, here):
+                if not self.value_ok(self.iface[child], cpath, value, here):
                     continue
-                if self.iface.get(child).open:
+                if self.iface[child].open:
                     child = None
             self.descend(value, child, cpath, here)
 
@@ -218,18 +219,17 @@ class _Checker:
         if isinstance(value, dict):
             self.walk(value, child, cpath, loc)
         elif isinstance(value, list):
-            item = child + "[]" if child is not None and child + "[]" in self.iface.raw else None
-            if item is not None and self.iface.get(item).open:
-                item = None
+            key = self.iface.get(child + "[]") if child is not None else None
+            item = key.path if key is not None and not key.open else None
             for i, element in enumerate(value):
                 if self.secret("", cpath + "[]", element, (*loc, i)):
                     continue
-                if item is not None and not self.value_ok(self.iface.get(item), cpath + "[]", element, (*loc, i)):
+                if item is not None and not self.value_ok(self.iface[item], cpath + "[]", element, (*loc, i)):
                     continue
                 if isinstance(element, dict):
                     self.walk(element, item, cpath + "[]", (*loc, i))
 
-    def value_ok(self, key, cpath: str, value, loc: tuple) -> bool:
+    def value_ok(self, key: Key, cpath: str, value, loc: tuple) -> bool:
         shown = _shown(cpath)
         if not key.accepts(value):
             hint = "; remove the quotes" if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value) else ""
@@ -283,7 +283,7 @@ def parse_file(path: str, text: str, version: str) -> tuple[OverlayFile, list[tu
         return OverlayFile(path, text, {}), [(e.line, e.column, e.message)]
     found = check_values(located.value, version)
     problems = [(*located.locate(f.loc, key=f.at_key), f.message) for f in found]
-    return OverlayFile(path, text, located.value or {}), problems
+    return OverlayFile(path, text, located.value if isinstance(located.value, dict) else {}), problems
 
 
 # ---------------------------------------------------------------------- merging

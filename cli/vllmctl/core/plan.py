@@ -142,7 +142,8 @@ def keep_claims(manifest_text: str) -> str:
 
 
 def _split_documents(text: str) -> list[str]:
-    docs, current = [], []
+    docs: list[str] = []
+    current: list[str] = []
     for line in text.splitlines():
         if line.rstrip() == "---" or line.startswith("--- "):
             docs.append("\n".join(current))

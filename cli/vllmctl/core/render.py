@@ -73,7 +73,7 @@ def served_model_args(model: ModelEntry) -> list[str]:
 def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
     """The chart modelSpec entry for one model, as plain data the template lays out."""
     config = model.vllmConfig
-    vllm_config = {
+    vllm_config: dict[str, object] = {
         # The chart turns prefix caching OFF whenever this is not true; vLLM's default is on.
         "enablePrefixCaching": True
         if config is None or config.enablePrefixCaching is None
@@ -221,8 +221,9 @@ def render(request: RenderRequest) -> Rendered:
         key, text = request.chat_templates.get(view["name"], (None, None))
         view["chatTemplate"], view["chatTemplateConfigMap"] = key, text
     budget = max((b.seconds for b in startup_budgets(request.models, settings)), default=startup.CHART_DEFAULT_S)
+    header_text = header(request)
     context = {
-        "header": header(request),
+        "header": header_text,
         "s": settings,
         "models": models,
         "api_key_ref": API_KEY.ref() if request.api_key else None,
@@ -238,7 +239,7 @@ def render(request: RenderRequest) -> Rendered:
     values_text = env.get_template("values.yaml.j2").render(context)
     values = _parse(values_text)
     manifests = {
-        f"{layout.external_secret}.yaml": external_secret_text(settings, layout, context["header"])
+        f"{layout.external_secret}.yaml": external_secret_text(settings, layout, header_text)
         for layout in LAYOUTS
     }
     moved = {m.name: yaml_paths(m) for m in request.models if m.enabled}

@@ -202,16 +202,16 @@ def _convert(f: dataclasses.Field, raw, source: str):
         raise InvalidInput(f"{where} must be true or false, got {shown(raw)}.")
     if kind == "int":
         try:
-            value = int(str(raw).strip())
+            number = int(str(raw).strip())
         except ValueError:
             raise InvalidInput(f"{where} must be a whole number, got {shown(raw)}.") from None
-        if value < 0:
+        if number < 0:
             raise InvalidInput(f"{where} must not be negative, got {shown(raw)}.")
-        if value > kube_names.INT32_MAX:
+        if number > kube_names.INT32_MAX:
             raise InvalidInput(
                 f"{where} must be at most {kube_names.INT32_MAX} (what Kubernetes stores), got {shown(raw)}."
             )
-        return value
+        return number
     value = str(raw).strip()
     # Helm caps release names at 53 characters; namespaces and the like are DNS labels of 63.
     limit = 53 if kind == "release" else 63

@@ -90,6 +90,7 @@ def plan(deployed_values: Mapping[str, Any] | None, new_values: Mapping[str, Any
     out = UpgradePlan(free_gpus=free_gpus)
     for name, spec in new.items():
         before = old.get(name)
+        why: tuple[str, ...]
         if before is None:
             action, why = "start", ("new",)
         else:

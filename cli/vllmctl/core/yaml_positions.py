@@ -82,7 +82,8 @@ class _Builder:
         constructor = yaml.constructor.SafeConstructor()
         self.scalar_node, self.sequence_node = yaml.ScalarNode, yaml.SequenceNode
         self.make = {tag: getattr(constructor, f"construct_yaml_{tag}") for tag in ("int", "float", "bool", "null")}
-        self.out, self.seen = out, set()
+        self.out = out
+        self.seen: set[int] = set()  # id() of every node built, to refuse aliases
 
     def build(self, node, path: tuple, depth: int):
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
