@@ -82,7 +82,7 @@ def probe(models: list[dict]) -> dict:
 
     top = FlexibleArgumentParser(description="vLLM CLI")
     serve = ServeSubcommand().subparser_init(top.add_subparsers(required=False, dest="subparser"))
-    top.error = serve.error = _raise  # type: ignore[method-assign]
+    top.error = serve.error = _raise
     import_seconds = time.perf_counter() - t0
 
     results = []

@@ -50,6 +50,13 @@ def _chart_yaml_version(text: str, where: str) -> str:
     return version
 
 
+def _member_text(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> str:
+    data = tar.extractfile(member)
+    if data is None:  # a directory or link where the chart's file should be
+        raise InvalidInput(f"{path}: {member.name} in the chart archive is not a file.")
+    return data.read().decode()
+
+
 def local_chart_version(path: Path) -> str:
     """The `version` of a chart directory or packaged .tgz."""
     if path.is_dir():
@@ -63,7 +70,7 @@ def local_chart_version(path: Path) -> str:
                            and m.name.endswith("/Chart.yaml")), None)
             if member is None:
                 raise InvalidInput(f"VLLM_CHART={path}: no Chart.yaml in the archive.")
-            return _chart_yaml_version(tar.extractfile(member).read().decode(), str(path))
+            return _chart_yaml_version(_member_text(tar, member, path), str(path))
     except (tarfile.TarError, OSError) as e:
         raise InvalidInput(f"VLLM_CHART={path}: cannot read the chart archive: {e}.") from None
 
@@ -76,7 +83,7 @@ def local_values_text(path: Path) -> str:
         with tarfile.open(path, "r:gz") as tar:
             member = next((m for m in tar.getmembers() if m.name.count("/") == 1
                            and m.name.endswith("/values.yaml")), None)
-            return tar.extractfile(member).read().decode() if member is not None else ""
+            return _member_text(tar, member, path) if member is not None else ""
     except (tarfile.TarError, OSError) as e:
         raise InvalidInput(f"{path}: cannot read the chart archive: {e}.") from None
 
@@ -114,6 +121,7 @@ def check_listed(chart: ChartRef) -> None:
     import httpx
     import yaml
 
+    assert chart.repo is not None, "a repository chart (the caller checks)"
     url = chart.repo.rstrip("/") + "/index.yaml"
     try:
         response = httpx.get(url, timeout=INDEX_TIMEOUT, follow_redirects=True)
