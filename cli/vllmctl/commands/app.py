@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import click
 import typer
 from click.exceptions import Abort, ClickException, Exit, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
@@ -36,7 +37,7 @@ class Root(TyperGroup):
             with formatter.section(panel):
                 formatter.write_dl(rows)
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except errors.VllmctlError as e:
@@ -95,7 +96,8 @@ def _wrap_at_spaces_only() -> None:
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **{**kwargs, "break_on_hyphens": False})
 
-    _textwrap.TextWrapper = Wrapper
+    # click builds its wrapper from the module attribute; a subclass in its place is the whole change.
+    setattr(_textwrap, "TextWrapper", Wrapper)  # noqa: B010 - mypy refuses assigning to a class name
 
 
 def build_app() -> typer.Typer:
@@ -195,7 +197,7 @@ def _show_one_line(e: ClickException) -> None:
 
 def _show_redacted(e: UsageError) -> None:
     """click's usage error without the offending words (click would echo `get-api-key sk-...`)."""
-    name = e.ctx.command_path
+    name = e.ctx.command_path if e.ctx is not None else "vllmctl"
     console.error(f"`{name}`: an argument or option it does not take, or a value it refuses (not repeated "
                   "here: it may be a secret). Secrets go on stdin (--stdin) or in the environment; "
                   f"see `{name} --help`.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -56,7 +57,7 @@ def _warn_all(warnings) -> None:
 
 
 def _model_row(m: dict) -> list:
-    config = m.get("vllmConfig") if isinstance(m.get("vllmConfig"), dict) else {}
+    config = c if isinstance(c := m.get("vllmConfig"), dict) else {}
     return [
         m.get("name", "?"),
         m.get("modelURL", "?"),
@@ -140,17 +141,18 @@ def _basic_entry(given: dict, settings, yes: bool) -> dict:
     as it comes) or defaulted."""
     from vllmctl.workflows import models as wf
 
+    defaults: Mapping[str, object] = DEFAULTS  # looked up by each question's key
     fully_interactive = interactive(yes) and all(v is None for v in given.values())
     taken = set(wf.names(settings)) if interactive(yes) else set()
     answers: dict = {}
     for key, question, flag, kind in QUESTIONS:
         value = given[key]
         if value is None and (key in REQUIRED or fully_interactive):
-            value = ask(question, flag=flag, yes=yes, default=DEFAULTS.get(key), type=kind,
+            value = ask(question, flag=flag, yes=yes, default=defaults.get(key), type=kind,
                         check=lambda v, k=key: _answer_problem(k, v, answers, settings.release, taken))
         answers[key] = value.strip() if isinstance(value, str) else value
     answers["requestCPU"] = given["requestCPU"]
-    return {key: DEFAULTS[key] if answers[key] is None else answers[key] for key in ENTRY_KEYS}
+    return {key: defaults[key] if answers[key] is None else answers[key] for key in ENTRY_KEYS}
 
 
 def _with_options(entry: dict, hf_token_required, vllm_config: dict) -> dict:
