@@ -32,7 +32,9 @@ class InvalidModels(InvalidFile):
 class ModelsDocument:
     file: str
     text: str
-    root: CommentedSeq | None  # None for an empty document
+    # ruamel's CommentedSeq (positions and style) from load_document(); a plain list from the quick
+    # read-only load; None for an empty document
+    root: list | None
     entries: list = field(default_factory=list)
     bom: bool = False  # the file starts with a UTF-8 byte-order mark, kept when it is rewritten
 
@@ -265,10 +267,20 @@ def validate_document(doc: ModelsDocument, *, release: str, chart_version: str):
 # ---- editing -------------------------------------------------------------------------------
 
 
+def _round_trip_root(doc: ModelsDocument) -> CommentedSeq | None:
+    """The root with its positions and style, which edits need (load_document() gives one)."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    if doc.root is not None and not isinstance(doc.root, CommentedSeq):
+        raise TypeError("editing needs the document from load_document(), not the quick read-only load")
+    return doc.root
+
+
 def _entry_style(doc: ModelsDocument) -> tuple[int, int]:
     """(dash column, key offset after the dash) of the document's existing entries."""
-    if doc.root and doc.entries and isinstance(doc.entries[0], dict) and doc.entries[0]:
-        dash_line, key_col = doc.root.lc.item(0)
+    root = _round_trip_root(doc)
+    if root and doc.entries and isinstance(doc.entries[0], dict) and doc.entries[0]:
+        dash_line, key_col = root.lc.item(0)
         line_text = doc.text.splitlines()[dash_line]
         dash_col = line_text.index("-")
         return dash_col, max(key_col - dash_col, 2)
@@ -287,7 +299,8 @@ def entry_text(entry: dict, dash_col: int = 0, offset: int = 2) -> str:
 
 def append_entry(doc: ModelsDocument, entry: dict) -> str:
     """The document's text with `entry` appended as a new list item."""
-    if doc.root is not None and getattr(doc.root, "fa", None) is not None and doc.root.fa.flow_style():
+    root = _round_trip_root(doc)
+    if root is not None and root.fa.flow_style():
         raise InvalidInput(f"{doc.file} holds its list in flow style ([...]); rewrite it as a block list to edit it.")
     text, newline = doc.text, doc.newline  # a CRLF file stays CRLF
     if text and not text.endswith("\n"):
@@ -298,9 +311,10 @@ def append_entry(doc: ModelsDocument, entry: dict) -> str:
 
 def remove_entry(doc: ModelsDocument, index: int) -> str:
     """The document's text without entry `index`: its lines, and the blank line that preceded it."""
-    assert doc.root is not None, "an entry index into an empty document"
+    root = _round_trip_root(doc)
+    assert root is not None, "an entry index into an empty document"
     lines = doc.text.splitlines(True)
-    start, _ = doc.root.lc.item(index)
+    start, _ = root.lc.item(index)
     dash_col = lines[start].index("-")
     end = start + 1
     while end < len(lines):

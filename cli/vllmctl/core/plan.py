@@ -114,7 +114,7 @@ def plan(deployed_manifest: str, new_manifest: str) -> Plan:
     return Plan(changes)
 
 
-def same_release(deployed_values: dict, new_values: dict, deployed_chart: str, new_chart: str) -> bool:
+def same_release(deployed_values: dict | None, new_values: dict, deployed_chart: str, new_chart: str) -> bool:
     """True when an upgrade would hand helm exactly what the deployed revision was made from."""
     return deployed_chart == new_chart and (deployed_values or {}) == (new_values or {})
 

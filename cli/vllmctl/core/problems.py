@@ -8,7 +8,9 @@ and long values are cut.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from vllmctl.errors import InvalidInput
 
@@ -53,10 +55,23 @@ class Problem:
         return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
 
 
+class FileProblem(Protocol):
+    """What InvalidFile reports: a Problem, or a finding of the chart check (core.chart_lint.Finding),
+    each printed as its own line."""
+
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    def as_dict(self) -> dict: ...
+
+
 class InvalidFile(InvalidInput):
     """One or more problems in one input file: one line each (at most MAX_PROBLEMS), exit 2."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: Sequence[FileProblem]) -> None:
         self.problems = problems
         lines = [str(p) for p in problems[:MAX_PROBLEMS]]
         if len(problems) > MAX_PROBLEMS:

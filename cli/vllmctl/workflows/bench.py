@@ -81,7 +81,7 @@ Progress = Callable[[int, int, int], None]  # (done, total, failed)
 async def _run(plan: BenchPlan, base_url: str, api_key: str | None, bodies: list[dict],
                progress: Progress | None) -> list[openai_http.StreamTiming]:
     path = "/v1/chat/completions" if plan.chat else "/v1/completions"
-    results: list[openai_http.StreamTiming | None] = [None] * len(bodies)
+    results: dict[int, openai_http.StreamTiming] = {}  # by request index, as they finish
     failed = 0
     done = 0
     async with openai_http.ClientPool(base_url, api_key, plan.timeout) as pool:
@@ -95,12 +95,12 @@ async def _run(plan: BenchPlan, base_url: str, api_key: str | None, bodies: list
             if timing.error is not None:
                 failed += 1
 
-        async def ticker() -> None:
+        async def ticker(report: Progress) -> None:
             while True:
-                progress(done, len(bodies), failed)
+                report(done, len(bodies), failed)
                 await asyncio.sleep(0.25)
 
-        tick = asyncio.create_task(ticker()) if progress else None
+        tick = asyncio.create_task(ticker(progress)) if progress else None
         try:
             if plan.rate is None:
                 indexes = iter(range(len(bodies)))
@@ -139,8 +139,9 @@ async def _run(plan: BenchPlan, base_url: str, api_key: str | None, bodies: list
         finally:
             if tick:
                 tick.cancel()
+            if progress:
                 progress(done, len(bodies), failed)
-    return results  # type: ignore[return-value]
+    return [results[i] for i in range(len(bodies))]
 
 
 def to_record(t: openai_http.StreamTiming) -> bench_stats.RequestRecord:

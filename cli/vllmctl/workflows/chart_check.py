@@ -90,6 +90,7 @@ def cluster_claims(kube: KubeObjects, namespace: str) -> frozenset[str] | None:
     from vllmctl.errors import VllmctlError
 
     try:
-        return frozenset((p.get("metadata") or {}).get("name") for p in kube.list_pvcs(namespace))
+        return frozenset(name for p in kube.list_pvcs(namespace)
+                         if isinstance(name := (p.get("metadata") or {}).get("name"), str))
     except VllmctlError:
         return None

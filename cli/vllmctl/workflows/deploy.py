@@ -317,9 +317,9 @@ def _refuse_or_confirm(run: _Run, manifest: str) -> None:
     found = chart_move.conflicts(run.deployed_manifest, manifest)
     run.result.conflicts = found
     labels = frozenset(c.label for c in found)
-    if not found or run.opts.dry_run or labels <= run.confirmed:
-        return
     s, current = run.s, run.current
+    if not found or current is None or run.opts.dry_run or labels <= run.confirmed:  # conflicts need a release
+        return
     what = (f"release {s.release!r} cannot be upgraded in place ({current.chart} -> {run.ctx.chart.label}): "
             f"the API server refuses to change {chart_move.summary(found)}; nothing was changed.")
     kept = [c.label for c in found if not c.recreatable]
@@ -390,6 +390,7 @@ def _same_values(run: _Run, values: dict) -> bool:
 
 
 def _unchanged(run: _Run) -> DeployResult:
+    assert run.current is not None, "both no-change guards need a deployed release"
     run.result.plan = run.result.plan or plan_core.Plan()
     run.result.revision = run.current.revision
     return run.result

@@ -9,7 +9,7 @@ except in the Authorization header of the Hub request.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +172,7 @@ def startup_budget(values: Mapping[str, Any]) -> int:
 
 
 def run(settings: Settings, values: Mapping[str, Any], chart_version: str, *,
-        nodes_labels: list[Mapping[str, str]] | None = None, fetch=None) -> FitRun:
+        nodes_labels: Sequence[Mapping[str, str]] | None = None, fetch=None) -> FitRun:
     """Fit reports for every rendered model."""
     wanted = inputs(values, chart_version)
     facts = facts_wf.gather(((i.model_url, rev) for i, rev in wanted), cache_dir=cache_dir(settings),
@@ -219,7 +219,7 @@ def for_validate(settings: Settings, loaded, rendered) -> ValidateFit:
     from --gpu-memory or the nodes a kubeconfig reaches quickly."""
     labels = [] if settings.gpu_memory else quick_node_labels(settings)
     result = run(settings, rendered.values, loaded.chart_version, nodes_labels=labels)
-    index = {e.get("name"): i for i, e in enumerate(loaded.document.entries) if isinstance(e, dict)}
+    index = {e["name"]: i for i, e in enumerate(loaded.document.entries) if isinstance(e, dict) and "name" in e}
     unknown = [r.name for r in result.reports if r.facts_source == "unknown"]
     known = FitRun([r for r in result.reports if r.facts_source != "unknown"], result.pools,
                    result.gpu_memory_source)
@@ -227,7 +227,7 @@ def for_validate(settings: Settings, loaded, rendered) -> ValidateFit:
     return ValidateFit(result, errors, warnings, unknown)
 
 
-def for_preflight(settings: Settings, loaded, nodes_labels: list[Mapping[str, str]]) -> list[Finding]:
+def for_preflight(settings: Settings, loaded, nodes_labels: Sequence[Mapping[str, str]]) -> list[Finding]:
     """preflight's fit findings against the cluster's GPU nodes."""
     from vllmctl.workflows import render as render_wf
 

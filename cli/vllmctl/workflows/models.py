@@ -130,6 +130,7 @@ def read_chat_templates(loaded: LoadedModels, base: Path) -> None:
         if not m.chatTemplate:
             continue
         path = (base / m.chatTemplate).expanduser()
+        why: str | None
         try:
             data = path.read_bytes().replace(b"\r\n", b"\n")
         except OSError as e:
