@@ -17,15 +17,16 @@ setup:
     bash tests/env/provision.sh
     bash scripts/engine_venv.sh
 
-# Set up, then run the whole test suite (arguments go to pytest)
+# Set up, run the static checks, then the whole test suite (arguments go to pytest)
 [no-exit-message]
-test *ARGS: setup
+test *ARGS: setup lint
     python3 -m pytest "$@"
 
-# Static checks
+# Static checks: ruff, and mypy over cli/ (configured in pyproject.toml)
 [no-exit-message]
 lint:
     python3 -m ruff check cli tests benchmarks scripts
+    python3 -m mypy
 
 # Benchmarks: start-up, rendering, engine-argument checks, the chart check, install, bench client, plan (prints figures)
 [no-exit-message]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+
+import pytest
 
 from tests.helpers import REPO
 from vllmctl.core.settings import setting_fields
@@ -42,3 +47,15 @@ def test_ci_runs_the_readmes_test_command():
     command = "python3 -m pip install rust-just && just test"
     assert command in README
     assert command in (REPO / ".ci" / "run").read_text().splitlines()
+
+
+@pytest.mark.skipif(shutil.which("just") is None, reason="just (rust-just) is not installed")
+def test_the_test_command_runs_the_static_checks():
+    """`just test` (what CI runs) runs `just lint` first, and lint is ruff over the code and mypy."""
+    dump = subprocess.run(["just", "--dump", "--dump-format", "json"], cwd=REPO, capture_output=True, text=True,
+                          check=True, timeout=60)
+    recipes = json.loads(dump.stdout)["recipes"]
+    assert "lint" in [d["recipe"] for d in recipes["test"]["dependencies"]]
+    lines = [" ".join(str(part) for part in line) for line in recipes["lint"]["body"]]
+    assert "python3 -m ruff check cli tests benchmarks scripts" in lines
+    assert "python3 -m mypy" in lines
