@@ -46,9 +46,12 @@ ADD_FLAGS = {
 }
 
 
+_DEFAULTS: Mapping[str, object] = DEFAULTS  # looked up by a key's name
+
+
 def _default(key: str) -> str:
     """The help's `[default: ...]` for a models.yaml key, from the one table of defaults."""
-    return f"[default: {DEFAULTS[key]}]"
+    return f"[default: {_DEFAULTS[key]}]"
 
 
 def _warn_all(warnings) -> None:
@@ -141,18 +144,17 @@ def _basic_entry(given: dict, settings, yes: bool) -> dict:
     as it comes) or defaulted."""
     from vllmctl.workflows import models as wf
 
-    defaults: Mapping[str, object] = DEFAULTS  # looked up by each question's key
     fully_interactive = interactive(yes) and all(v is None for v in given.values())
     taken = set(wf.names(settings)) if interactive(yes) else set()
     answers: dict = {}
     for key, question, flag, kind in QUESTIONS:
         value = given[key]
         if value is None and (key in REQUIRED or fully_interactive):
-            value = ask(question, flag=flag, yes=yes, default=defaults.get(key), type=kind,
+            value = ask(question, flag=flag, yes=yes, default=_DEFAULTS.get(key), type=kind,
                         check=lambda v, k=key: _answer_problem(k, v, answers, settings.release, taken))
         answers[key] = value.strip() if isinstance(value, str) else value
     answers["requestCPU"] = given["requestCPU"]
-    return {key: defaults[key] if answers[key] is None else answers[key] for key in ENTRY_KEYS}
+    return {key: _DEFAULTS[key] if answers[key] is None else answers[key] for key in ENTRY_KEYS}
 
 
 def _with_options(entry: dict, hf_token_required, vllm_config: dict) -> dict:
