@@ -324,7 +324,7 @@ class _Lint:
         from vllmctl.core.placement import gpu_resource
 
         model = ((obj.get("metadata") or {}).get("labels") or {}).get("model")
-        entry = self.models.get(model)
+        entry = self.models.get(model) if isinstance(model, str) else None
         if entry is None:
             return
         subject, spec, resource = f"model '{model}', {subject}", obj.get("spec") or {}, gpu_resource(entry)

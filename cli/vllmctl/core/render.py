@@ -232,7 +232,7 @@ def render(request: RenderRequest) -> Rendered:
         "router_exposure": exposure.router_values(settings),
         "lora_adapters": lora.adapter_values(request.models, api_key_ref=API_KEY.ref() if request.api_key else None,
                                              hf_token_ref=HF_TOKEN.ref()),
-        "shared_cache": shared_cache.values(cache, settings.release) if (cache := shared_cache.of(settings)) else None,
+        "shared_cache": shared_cache.values(pvc, settings.release) if (pvc := shared_cache.of(settings)) else None,
         "monitors": scaling.monitoring_values(scaling.parse_labels(settings.service_monitor_labels))
         if settings.monitoring else None,
     }
