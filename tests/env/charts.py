@@ -113,3 +113,13 @@ def unpacked_copy(version: str, workdir: Path, drop: tuple[str, ...] = ()) -> Pa
     for rel in drop:
         (target / rel).unlink()
     return target
+
+
+def template_docs(helm_bin: str, chart: Path, values_text: str) -> list[dict]:
+    """`helm template` of `chart` with these values (on stdin): its objects."""
+    import yaml
+
+    proc = subprocess.run([helm_bin, "template", "vllm", str(chart), "--values", "-"], input=values_text,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]

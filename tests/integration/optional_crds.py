@@ -33,12 +33,23 @@ def served_crd(kube_env, file: str) -> Iterator[None]:
         yield
     finally:
         with kube_env.api_client() as api:
-            ext = client.ApiextensionsV1Api(api)
-            ext.delete_custom_resource_definition(name)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    ext.read_custom_resource_definition(name)
-                except client.exceptions.ApiException:
-                    break
-                time.sleep(0.2)
+            delete_crd(api, name)
+
+
+def delete_crd(api, name: str) -> None:
+    """Delete the CRD (one already gone is fine) and wait until the API server no longer has it."""
+    from kubernetes import client
+
+    ext = client.ApiextensionsV1Api(api)
+    try:
+        ext.delete_custom_resource_definition(name)
+    except client.exceptions.ApiException as e:
+        if e.status != 404:
+            raise
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            ext.read_custom_resource_definition(name)
+        except client.exceptions.ApiException:
+            break
+        time.sleep(0.2)

@@ -15,6 +15,7 @@ import pytest
 from kubernetes import client
 
 from tests.integration.deploy_helpers import model, vllmctl, write_models
+from tests.integration.optional_crds import delete_crd
 
 CRD = "loraadapters.production-stack.vllm.ai"
 GROUP, VERSION, PLURAL = "production-stack.vllm.ai", "v1alpha1", "loraadapters"
@@ -27,23 +28,6 @@ ADAPTERS = {"adapters": [
 def _adapters(api, namespace) -> dict[str, dict]:
     items = client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
     return {o["metadata"]["name"]: o["spec"] for o in items}
-
-
-def _delete_crd(api) -> None:
-    ext = client.ApiextensionsV1Api(api)
-    try:
-        ext.delete_custom_resource_definition(CRD)
-    except client.exceptions.ApiException as e:
-        if e.status != 404:
-            raise
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            ext.read_custom_resource_definition(CRD)
-        except client.exceptions.ApiException:
-            break
-        time.sleep(0.2)
-    time.sleep(1)  # discovery lags a moment behind the deletion
 
 
 @pytest.mark.parametrize("version", ["0.1.8", "0.1.12"])
@@ -111,7 +95,8 @@ def test_preflight_refuses_adapters_on_an_installed_release_without_the_lora_api
     write_models(tmp_path, model("chat"))
     assert vllmctl(tmp_path, kube_env, namespace, "install", env=env).code == 0
     with kube_env.api_client() as api:
-        _delete_crd(api)  # as a cluster where the CRD was removed, or the release installed with --skip-crds
+        delete_crd(api, CRD)  # as a cluster where the CRD was removed, or the release installed with --skip-crds
+    time.sleep(1)  # discovery lags a moment behind the deletion
     write_models(tmp_path, model("chat", lora=ADAPTERS))
     refused = vllmctl(tmp_path, kube_env, namespace, "upgrade", env=env)
     assert refused.code == 1, refused.output

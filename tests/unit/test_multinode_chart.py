@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.env.charts import VERSIONS
+from tests.env.charts import VERSIONS, template_docs
 from tests.helpers import run_cli
 from vllmctl.core.multinode import start_args
 
@@ -43,13 +43,6 @@ def _render(tmp_path, version: str, chart) -> str:
     return (tmp_path / "out" / "values.yaml").read_text()
 
 
-def _template(helm_bin, chart, values_text: str) -> list[dict]:
-    proc = subprocess.run([helm_bin, "template", "vllm", str(chart), "--values", "-"], input=values_text,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
-
-
 def _shm(pod: dict) -> bool:
     memory = {v["name"] for v in pod.get("volumes") or [] if (v.get("emptyDir") or {}).get("medium") == "Memory"}
     return any(m["mountPath"] == "/dev/shm" and m["name"] in memory for m in pod["containers"][0]["volumeMounts"])
@@ -57,7 +50,7 @@ def _shm(pod: dict) -> bool:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_multi_node_model_becomes_a_ray_cluster_on_every_chart_version(tmp_path, helm_bin, real_chart, version):
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, version, real_chart(version)))
+    docs = template_docs(helm_bin, real_chart(version), _render(tmp_path, version, real_chart(version)))
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("Deployment", "vllm-big-deployment-vllm") not in kinds  # the RayCluster replaces it
     assert ("Deployment", "vllm-piped-deployment-vllm") in kinds

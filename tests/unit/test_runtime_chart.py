@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-import yaml
 
-from tests.env.charts import VERSIONS
+from tests.env.charts import VERSIONS, template_docs
 from tests.helpers import run_cli
 
 MODELS = """\
@@ -54,13 +51,6 @@ def _render(tmp_path, env: dict[str, str], version: str, chart=None, models: str
     return (tmp_path / "out" / "values.yaml").read_text()
 
 
-def _template(helm_bin, chart, values_text: str) -> list[dict]:
-    proc = subprocess.run([helm_bin, "template", "vllm", str(chart), "--values", "-"], input=values_text,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
-
-
 def _find(docs, kind, name):
     found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
     assert found, f"no {kind}/{name} in {[(d['kind'], d['metadata']['name']) for d in docs]}"
@@ -74,7 +64,7 @@ def _engine(docs, model):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_probes_placement_and_images_reach_every_chart_version(tmp_path, helm_bin, real_chart, version):
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, {}, version, real_chart(version)))
+    docs = template_docs(helm_bin, real_chart(version), _render(tmp_path, {}, version, real_chart(version)))
     pod, engine = _engine(docs, "chat")
     startup_probe = engine["startupProbe"]
     window = startup_probe["initialDelaySeconds"] + startup_probe["periodSeconds"] * startup_probe["failureThreshold"]
@@ -105,7 +95,7 @@ def test_probes_placement_and_images_reach_every_chart_version(tmp_path, helm_bi
 def test_ingress_with_tls_reaches_every_chart_version(tmp_path, helm_bin, real_chart, version):
     env = {"VLLM_ROUTER_EXPOSE": "ingress", "VLLM_ROUTER_HOST": "llm.example.com", "VLLM_INGRESS_CLASS": "nginx",
            "VLLM_ROUTER_TLS_SECRET": "llm-tls"}
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, env, version, real_chart(version)))
+    docs = template_docs(helm_bin, real_chart(version), _render(tmp_path, env, version, real_chart(version)))
     ingress = _find(docs, "Ingress", "vllm-ingress-router")["spec"]
     assert ingress["ingressClassName"] == "nginx"
     assert ingress["tls"] == [{"hosts": ["llm.example.com"], "secretName": "llm-tls"}]
@@ -117,7 +107,7 @@ def test_ingress_with_tls_reaches_every_chart_version(tmp_path, helm_bin, real_c
 @pytest.mark.parametrize("version", VERSIONS)
 def test_gateway_route_reaches_every_chart_version(tmp_path, helm_bin, real_chart, version):
     env = {"VLLM_ROUTER_EXPOSE": "gateway", "VLLM_GATEWAY": "infra/edge", "VLLM_ROUTER_HOST": "llm.example.com"}
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, env, version, real_chart(version)))
+    docs = template_docs(helm_bin, real_chart(version), _render(tmp_path, env, version, real_chart(version)))
     route = _find(docs, "HTTPRoute", "vllm-router")
     assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
     assert route["spec"]["parentRefs"] == [{"name": "edge", "namespace": "infra"}]
@@ -129,18 +119,18 @@ def test_gateway_route_reaches_every_chart_version(tmp_path, helm_bin, real_char
 def test_service_types_reach_every_chart_version(tmp_path, helm_bin, real_chart, version):
     fixed = version in ("0.1.11", "0.1.12")
     env = {"VLLM_ROUTER_EXPOSE": "nodeport", **({"VLLM_ROUTER_NODE_PORT": "30080"} if fixed else {})}
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, env, version, real_chart(version)))
+    docs = template_docs(helm_bin, real_chart(version), _render(tmp_path, env, version, real_chart(version)))
     spec = _find(docs, "Service", "vllm-router-service")["spec"]
     assert spec["type"] == "NodePort"
     assert spec["ports"][0].get("nodePort") == (30080 if fixed else None)
-    docs = _template(helm_bin, real_chart(version),
+    docs = template_docs(helm_bin, real_chart(version),
                      _render(tmp_path, {"VLLM_ROUTER_EXPOSE": "loadbalancer"}, version, real_chart(version)))
     assert _find(docs, "Service", "vllm-router-service")["spec"]["type"] == "LoadBalancer"
 
 
 @pytest.mark.parametrize("version", ["0.1.9", "0.1.12"])
 def test_router_image_pull_secrets(tmp_path, helm_bin, real_chart, version):
-    docs = _template(helm_bin, real_chart(version),
+    docs = template_docs(helm_bin, real_chart(version),
                      _render(tmp_path, {"VLLM_ROUTER_IMAGE_PULL_SECRETS": "reg-a, reg-b"}, version,
                              real_chart(version)))
     pod = _find(docs, "Deployment", "vllm-deployment-router")["spec"]["template"]["spec"]
@@ -178,7 +168,7 @@ AUTOSCALED = """\
 
 @pytest.mark.parametrize("version", ["0.1.9", "0.1.10", "0.1.11", "0.1.12"])
 def test_autoscaling_reaches_every_chart_version_that_has_keda(tmp_path, helm_bin, real_chart, version):
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, {}, version, real_chart(version), AUTOSCALED))
+    docs = template_docs(helm_bin, real_chart(version), _render(tmp_path, {}, version, real_chart(version), AUTOSCALED))
     scaled = _find(docs, "ScaledObject", "vllm-chat-scaledobject")["spec"]
     assert scaled["scaleTargetRef"]["name"] == "vllm-chat-deployment-vllm"
     assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (0, 3)
@@ -198,7 +188,8 @@ def test_autoscaling_on_chart_0_1_8_is_refused_at_its_line(tmp_path):
 @pytest.mark.parametrize("version", ["0.1.11", "0.1.12"])
 def test_monitoring_reaches_the_charts_that_have_it(tmp_path, helm_bin, real_chart, version):
     env = {"VLLM_MONITORING": "true", "VLLM_SERVICE_MONITOR_LABELS": "release=kps"}
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, env, version, real_chart(version), AUTOSCALED))
+    chart = real_chart(version)
+    docs = template_docs(helm_bin, chart, _render(tmp_path, env, version, chart, AUTOSCALED))
     monitors = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceMonitor"}
     assert set(monitors) == {"vllm-engine-servicemonitor", "vllm-router-servicemonitor"}
     assert all(m["metadata"]["labels"]["release"] == "kps" for m in monitors.values())
