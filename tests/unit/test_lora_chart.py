@@ -8,9 +8,9 @@ import tarfile
 import pytest
 import yaml
 
-from tests.env.charts import VERSIONS
+from tests.env.charts import VERSIONS, template_docs
 from tests.helpers import run_cli
-from tests.unit.test_runtime_chart import _engine, _find, _render, _template
+from tests.unit.test_runtime_chart import _engine, _find, _render
 
 MODELS = """\
 - name: chat
@@ -43,7 +43,7 @@ MODELS = """\
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_adapters_controller_and_engine_flags_reach_every_chart_version(tmp_path, helm_bin, real_chart, version):
-    docs = _template(helm_bin, real_chart(version), _render(tmp_path, {}, version, real_chart(version), MODELS))
+    docs = template_docs(helm_bin, real_chart(version), _render(tmp_path, {}, version, real_chart(version), MODELS))
     adapters = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "LoraAdapter"}
     assert set(adapters) == {"sql", "local-one", "s3-one"}
     assert all(a["baseModel"] == "chat" for a in adapters.values())
@@ -109,7 +109,7 @@ def test_the_commented_example_renders_through_the_real_chart(tmp_path, helm_bin
     start = lines.index("# - name: llama-lora")
     block = lines[start:lines.index("", start)]
     example = "\n".join(line[2:] for line in block) + "\n"
-    docs = _template(helm_bin, real_chart("0.1.12"), _render(tmp_path, {}, "0.1.12", real_chart("0.1.12"), example))
+    docs = template_docs(helm_bin, real_chart("0.1.12"), _render(tmp_path, {}, "0.1.12", real_chart("0.1.12"), example))
     adapters = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "LoraAdapter"}
     assert set(adapters) == {"sql", "support"} and adapters["support"]["loraAdapterDeploymentConfig"]["replicas"] == 1
     _, engine = _engine(docs, "llama-lora")
