@@ -308,6 +308,21 @@ def _say_overlays(paths: list[str]) -> None:
         console.info(f"values overlay: {path} (checked against the chart, merged over the rendered values)")
 
 
+def _say_validation(loaded, fitted, checked, report) -> None:
+    """validate's notes before its verdict: warnings, overlays, what was not checked, the deep report."""
+    from vllmctl.workflows.chart_check import SKIPPED
+
+    _warn_all(loaded.warnings + fitted.warnings)
+    _say_overlays(loaded.overlay.names)
+    if fitted.unknown:
+        console.info(f"fit not checked for {', '.join(fitted.unknown)}: model facts unknown (offline or the "
+                     "Hub unreachable, nothing cached); `vllmctl plan` shows why.")
+    if checked is None:
+        console.info(SKIPPED + ".")
+    if report:
+        _print_deep(report)
+
+
 def validate(
     models_file: ModelsFileOpt = None,
     release: ReleaseOpt = None,
@@ -353,15 +368,7 @@ def validate(
             "chart": chart_ref.describe(),
             "chart_check": {"chart": checked.chart.describe()} if checked else {"skipped": SKIPPED}})
     else:
-        _warn_all(loaded.warnings + fitted.warnings)
-        _say_overlays(loaded.overlay.names)
-        if fitted.unknown:
-            console.info(f"fit not checked for {', '.join(fitted.unknown)}: model facts unknown (offline or the "
-                         "Hub unreachable, nothing cached); `vllmctl plan` shows why.")
-        if checked is None:
-            console.info(SKIPPED + ".")
-        if report:
-            _print_deep(report)
+        _say_validation(loaded, fitted, checked, report)
     if fitted.errors:
         raise InvalidModels(fitted.errors)
     if failed:

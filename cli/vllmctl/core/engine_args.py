@@ -453,78 +453,87 @@ def _parse(toks: list[_Tok], ctx: _Ctx) -> list[Occurrence]:
     i, n = 0, len(toks)
     only_values = False
     while i < n:
-        t = toks[i]
-        arg = t.text
+        arg = toks[i].text
         if arg == "--" and not only_values:
             only_values = True
             if not positionals_left:  # argparse leaves `--` over unless the model follows it
                 _stray(ctx, toks, i)
             i += 1
-            continue
-        if only_values or not _is_option_like(spec, arg):
+        elif only_values or not _is_option_like(spec, arg):
             if positionals_left:
                 positionals_left -= 1
             else:
                 _stray(ctx, toks, i)
             i += 1
-            continue
-        opt, flag, explicit, ambiguous, abbreviated = _match(spec, arg)
-        if ambiguous:
-            shown = ", ".join(ambiguous[:6]) + (", ..." if len(ambiguous) > 6 else "")
-            ctx.add(t.origin, arg, f"{arg} is an ambiguous abbreviation: it could mean {shown}; spell the flag "
-                    "out.", "ambiguous-flag")
-            i = _skip_values(spec, toks, i + 1)
-            continue
-        if opt is None:
-            end = _skip_values(spec, toks, i + 1)
-            trailing = " ".join(x.text for x in toks[i + 1 : end])
-            extra = f" (with {trailing!r})" if trailing else ""
-            ctx.add(t.origin, arg, f"unknown flag {arg.split('=', 1)[0]}{extra} for vLLM {spec.version}"
-                    f"{_did_you_mean(spec, arg)}", "unknown-flag")
-            i = end
-            continue
-        base = arg.split("=", 1)[0]
-        if abbreviated and base.startswith("--"):
-            ctx.add(t.origin, flag, f"{base} is an abbreviation of {flag}; spell it out so a newer vLLM "
-                    "flag cannot make it ambiguous.", "abbreviation", WARNING)
-        lo, hi = _nargs_range(opt["nargs"])
-        if opt["action"] == "help":
-            ctx.add(t.origin, flag, f"{flag} prints the help text and exits instead of serving.", "help")
-            i += 1
-            continue
-        if explicit is not None:
-            if hi == 0:
-                ctx.add(t.origin, flag, f"{flag} is a switch and takes no value, but got {explicit!r}.",
-                        "unexpected-value")
-                i += 1
-                continue
-            raws = [explicit]
-            value_tokens: tuple[ArgToken, ...] = ()
-            i += 1
         else:
-            j = i + 1
-            while j < n and (hi is None or j - i - 1 < hi) and (only_values or not _is_option_like(spec, toks[j].text)):
-                j += 1
-            raws = [x.text for x in toks[i + 1 : j]]
-            value_tokens = tuple(x.origin for x in toks[i + 1 : j])
-            if len(raws) < lo:
-                need = "a value" if lo == 1 and hi == 1 else f"at least {lo} value(s)"
-                ctx.add(t.origin, flag, f"{flag} needs {need}.", "missing-value")
-                i = j
-                continue
-            i = j
-        occ.append(_take(ctx, opt, flag, raws, t.origin, value_tokens))
-        if hi == 0 and i < n and not _is_option_like(spec, toks[i].text) and not only_values and not positionals_left:
-            # A value after a switch (`--enable-lora true`) ends up as a stray argument.
-            nxt = toks[i]
-            if nxt.text.startswith("-"):  # "--flag value" written as one item
-                _stray(ctx, toks, i)
-                i += 1
-                continue
+            i = _parse_option(toks, i, ctx, occ, only_values=only_values, positionals_left=positionals_left)
+    return occ
+
+
+def _parse_option(toks: list[_Tok], i: int, ctx: _Ctx, occ: list[Occurrence], *, only_values: bool,
+                  positionals_left: int) -> int:
+    """The option at toks[i] with its values: an Occurrence appended to `occ`, or its problem added to
+    `ctx`; returns the index of the item after it."""
+    spec, t = ctx.spec, toks[i]
+    arg, n = t.text, len(toks)
+    opt, flag, explicit, ambiguous, abbreviated = _match(spec, arg)
+    if ambiguous or opt is None:
+        return _unmatched(toks, i, ctx, ambiguous)
+    base = arg.split("=", 1)[0]
+    if abbreviated and base.startswith("--"):
+        ctx.add(t.origin, flag, f"{base} is an abbreviation of {flag}; spell it out so a newer vLLM "
+                "flag cannot make it ambiguous.", "abbreviation", WARNING)
+    lo, hi = _nargs_range(opt["nargs"])
+    if opt["action"] == "help":
+        ctx.add(t.origin, flag, f"{flag} prints the help text and exits instead of serving.", "help")
+        return i + 1
+    if explicit is not None:
+        if hi == 0:
+            ctx.add(t.origin, flag, f"{flag} is a switch and takes no value, but got {explicit!r}.",
+                    "unexpected-value")
+            return i + 1
+        raws = [explicit]
+        value_tokens: tuple[ArgToken, ...] = ()
+        i += 1
+    else:
+        j = i + 1
+        while j < n and (hi is None or j - i - 1 < hi) and (only_values or not _is_option_like(spec, toks[j].text)):
+            j += 1
+        raws = [x.text for x in toks[i + 1 : j]]
+        value_tokens = tuple(x.origin for x in toks[i + 1 : j])
+        if len(raws) < lo:
+            need = "a value" if lo == 1 and hi == 1 else f"at least {lo} value(s)"
+            ctx.add(t.origin, flag, f"{flag} needs {need}.", "missing-value")
+            return j
+        i = j
+    occ.append(_take(ctx, opt, flag, raws, t.origin, value_tokens))
+    if hi == 0 and i < n and not _is_option_like(spec, toks[i].text) and not only_values and not positionals_left:
+        # A value after a switch (`--enable-lora true`) ends up as a stray argument.
+        nxt = toks[i]
+        if nxt.text.startswith("-"):  # "--flag value" written as one item
+            _stray(ctx, toks, i)
+        else:
             ctx.add(nxt.origin, flag, f"{flag} is a switch and takes no value, but {nxt.text!r} follows it; "
                     "remove the value.", "unexpected-value")
-            i += 1
-    return occ
+        i += 1
+    return i
+
+
+def _unmatched(toks: list[_Tok], i: int, ctx: _Ctx, ambiguous: list[str]) -> int:
+    """An ambiguous abbreviation or an unknown flag at toks[i]: the problem, and the index past its values."""
+    spec, t = ctx.spec, toks[i]
+    arg = t.text
+    end = _skip_values(spec, toks, i + 1)
+    if ambiguous:
+        shown = ", ".join(ambiguous[:6]) + (", ..." if len(ambiguous) > 6 else "")
+        ctx.add(t.origin, arg, f"{arg} is an ambiguous abbreviation: it could mean {shown}; spell the flag "
+                "out.", "ambiguous-flag")
+        return end
+    trailing = " ".join(x.text for x in toks[i + 1 : end])
+    extra = f" (with {trailing!r})" if trailing else ""
+    ctx.add(t.origin, arg, f"unknown flag {arg.split('=', 1)[0]}{extra} for vLLM {spec.version}"
+            f"{_did_you_mean(spec, arg)}", "unknown-flag")
+    return end
 
 
 def _skip_values(spec: EngineSpec, toks: list[_Tok], j: int) -> int:

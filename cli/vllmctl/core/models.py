@@ -345,38 +345,41 @@ class ModelEntry(_Strict):
 
 def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, str]]:
     """Rules that span fields or depend on settings: (path within the entry, message)."""
-    problems: list[tuple[tuple, str]] = []
-    room = MAX_OBJECT_NAME - len(release) - 1 - len(LONGEST_SUFFIX)
-    if len(entry.name) > room:
-        problems.append(
-            (
-                ("name",),
-                f"name {entry.name!r} is {len(entry.name)} characters; with release {release!r} the engine "
-                f"Service '{release}-{entry.name}{LONGEST_SUFFIX}' would exceed {MAX_OBJECT_NAME} characters: "
-                f"use at most {room}",
-            )
-        )
     from vllmctl.core import multinode
 
-    problems += multinode.problems(entry)
+    return (_name_problems(entry, release) + multinode.problems(entry) + _parallelism_problems(entry)
+            + _literal_secret_problems(entry) + _resource_problems(entry) + lora_problems(entry))
+
+
+def _name_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, str]]:
+    room = MAX_OBJECT_NAME - len(release) - 1 - len(LONGEST_SUFFIX)
+    if len(entry.name) <= room:
+        return []
+    return [(("name",), f"name {entry.name!r} is {len(entry.name)} characters; with release {release!r} the engine "
+             f"Service '{release}-{entry.name}{LONGEST_SUFFIX}' would exceed {MAX_OBJECT_NAME} characters: "
+             f"use at most {room}")]
+
+
+def _parallelism_problems(entry: ModelEntry) -> list[tuple[tuple, str]]:
+    problems: list[tuple[tuple, str]] = []
     par = entry.parallelism
     if entry.multiNode is None and par.size > 1 and par.size > entry.requestGPU:
         what = f"tensor x pipeline parallelism {par.tensor} x {par.pipeline}" if par.pipeline > 1 else (
             f"tensor parallelism {par.tensor}")
-        problems.append(
-            (
-                par.at,
-                f"{what} needs {par.size} GPUs but requestGPU is {entry.requestGPU}: "
-                f"raise requestGPU to {par.size} or lower the parallelism",
-            )
-        )
-    args = entry.vllmConfig.extraArgs if entry.vllmConfig else []
+        problems.append((par.at, f"{what} needs {par.size} GPUs but requestGPU is {entry.requestGPU}: "
+                                 f"raise requestGPU to {par.size} or lower the parallelism"))
     if par.pipeline_at[:2] == EXTRA_ARGS and entry.vllmConfig and entry.vllmConfig.pipelineParallelSize:
         problems.append((par.pipeline_at, "the pipeline size is set twice, in vllmConfig.pipelineParallelSize and "
                                           "here: keep one"))
+    return problems
+
+
+def _literal_secret_problems(entry: ModelEntry) -> list[tuple[tuple, str]]:
+    """Tokens and keys written into extraArgs or env instead of the Secrets."""
+    args = entry.vllmConfig.extraArgs if entry.vllmConfig else []
     secret = secret_flags(args, entry.tag)
-    for flag in secret:
-        problems.append(((*EXTRA_ARGS, flag.indices[0]), secret_flag_message(flag)))
+    problems: list[tuple[tuple, str]] = [((*EXTRA_ARGS, flag.indices[0]), secret_flag_message(flag))
+                                         for flag in secret]
     flagged = {i for f in secret for i in f.indices}
     for i, arg in enumerate(args):
         if looks_secret(arg) and i not in flagged:
@@ -384,6 +387,12 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
     for key, value in entry.env.items():
         if looks_secret(value):
             problems.append((("env", key), f"env {key} holds what looks like a token or key; {NO_LITERALS}"))
+    return problems
+
+
+def _resource_problems(entry: ModelEntry) -> list[tuple[tuple, str]]:
+    """Limits, replicas, scheduling and the image tag: fields the chart combines."""
+    problems: list[tuple[tuple, str]] = []
     if entry.limitCPU is not None and parse_quantity(str(entry.limitCPU)) < entry.requestCPU:
         problems.append((("limitCPU",), f"limitCPU {entry.limitCPU} is below requestCPU {entry.requestCPU}: "
                                         "Kubernetes refuses a limit under the request"))
@@ -398,12 +407,8 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
         problems.append((("nodeSelectorTerms",), "the chart ignores nodeSelectorTerms when affinity is set: "
                                                  "move these terms into affinity.nodeAffinity, or drop affinity"))
     if entry.limitMemory and parse_quantity(entry.limitMemory) < parse_quantity(entry.requestMemory):
-        problems.append(
-            (
-                ("limitMemory",),
-                f"limitMemory {entry.limitMemory} is below requestMemory {entry.requestMemory}",
-            )
-        )
+        problems.append((("limitMemory",), f"limitMemory {entry.limitMemory} is below requestMemory "
+                                           f"{entry.requestMemory}"))
     if entry.tag is not None and entry.image is None and not entry.tag:
         problems.append((("tag",), "tag must not be empty"))
-    return problems + lora_problems(entry)
+    return problems

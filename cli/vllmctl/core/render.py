@@ -72,38 +72,9 @@ def served_model_args(model: ModelEntry) -> list[str]:
 
 def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
     """The chart modelSpec entry for one model, as plain data the template lays out."""
-    config = model.vllmConfig
-    vllm_config: dict[str, object] = {
-        # The chart turns prefix caching OFF whenever this is not true; vLLM's default is on.
-        "enablePrefixCaching": True
-        if config is None or config.enablePrefixCaching is None
-        else config.enablePrefixCaching,
-    }
-    if config is not None:
-        for key in (
-            "enableChunkedPrefill",
-            "maxModelLen",
-            "dtype",
-            "tensorParallelSize",
-            "maxNumSeqs",
-            "gpuMemoryUtilization",
-        ):
-            value = getattr(config, key)
-            if value is not None:
-                vllm_config[key] = value
     par = model.parallelism
-    if par.chart_key is not None:
-        # The chart mounts /dev/shm (NCCL needs it) only when this key is present.
-        vllm_config["tensorParallelSize"] = par.chart_key
     shared = shared_cache.uses_shared(model, shared_cache.of(settings))
-    user_args = [arg for i, arg in enumerate(config.extraArgs if config else []) if i not in par.fold]
     adapters = lora.engine_values(model)
-    if "maxLoras" in adapters:
-        vllm_config["maxLoras"] = adapters["maxLoras"]
-    vllm_config["extraArgs"] = (served_model_args(model) + user_args + adapters.get("extraArgs", [])
-                                + _pipeline_args(model))
-    if model.multiNode:
-        vllm_config["v1"] = 1  # the chart's Ray head sets VLLM_USE_V1=0 without it
     return {
         "name": model.name,
         "repository": model.image or settings.model_image,
@@ -144,8 +115,37 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "keda": scaling.keda_values(model.name, model.autoscaling, settings.prometheus_url)
         if model.autoscaling else None,
         "raySpec": multinode.ray_values(model) if model.multiNode else None,
-        "vllmConfig": vllm_config,
+        "vllmConfig": _vllm_config(model, adapters),
     }
+
+
+def _vllm_config(model: ModelEntry, adapters: dict) -> dict[str, object]:
+    """The modelSpec's vllmConfig: the engine settings the chart has keys for, then the engine flags."""
+    config = model.vllmConfig
+    vllm_config: dict[str, object] = {
+        # The chart turns prefix caching OFF whenever this is not true; vLLM's default is on.
+        "enablePrefixCaching": True
+        if config is None or config.enablePrefixCaching is None
+        else config.enablePrefixCaching,
+    }
+    if config is not None:
+        for key in ("enableChunkedPrefill", "maxModelLen", "dtype", "tensorParallelSize", "maxNumSeqs",
+                    "gpuMemoryUtilization"):
+            value = getattr(config, key)
+            if value is not None:
+                vllm_config[key] = value
+    par = model.parallelism
+    if par.chart_key is not None:
+        # The chart mounts /dev/shm (NCCL needs it) only when this key is present.
+        vllm_config["tensorParallelSize"] = par.chart_key
+    user_args = [arg for i, arg in enumerate(config.extraArgs if config else []) if i not in par.fold]
+    if "maxLoras" in adapters:
+        vllm_config["maxLoras"] = adapters["maxLoras"]
+    vllm_config["extraArgs"] = (served_model_args(model) + user_args + adapters.get("extraArgs", [])
+                                + _pipeline_args(model))
+    if model.multiNode:
+        vllm_config["v1"] = 1  # the chart's Ray head sets VLLM_USE_V1=0 without it
+    return vllm_config
 
 
 def _pipeline_args(model: ModelEntry) -> list[str]:

@@ -103,45 +103,55 @@ async def _run(plan: BenchPlan, base_url: str, api_key: str | None, bodies: list
         tick = asyncio.create_task(ticker(progress)) if progress else None
         try:
             if plan.rate is None:
-                indexes = iter(range(len(bodies)))
-
-                async def worker() -> None:
-                    client = pool.acquire()  # a worker keeps its connection for the whole run
-                    for i in indexes:  # a shared iterator: each worker takes the next request
-                        await one(client, i)
-
-                await asyncio.gather(*(worker() for _ in range(plan.pool_size)))
+                await _closed_loop(plan, pool, one, len(bodies))
             else:
-                gaps = bench_stats.poisson_gaps(plan.rate, len(bodies), random.Random(plan.seed + 1))
-                limit = asyncio.Semaphore(plan.concurrency) if plan.concurrency else None
-
-                async def arrival(i: int) -> None:
-                    if limit:
-                        await limit.acquire()
-                    client = pool.acquire()
-                    try:
-                        await one(client, i)
-                    finally:
-                        pool.release(client)
-                        if limit:
-                            limit.release()
-
-                tasks = []
-                loop = asyncio.get_running_loop()
-                due = loop.time()
-                for i, gap in enumerate(gaps):
-                    due += gap
-                    delay = due - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    tasks.append(asyncio.create_task(arrival(i)))
-                await asyncio.gather(*tasks)
+                await _open_loop(plan, plan.rate, pool, one, len(bodies))
         finally:
             if tick:
                 tick.cancel()
             if progress:
                 progress(done, len(bodies), failed)
     return [results[i] for i in range(len(bodies))]
+
+
+async def _closed_loop(plan: BenchPlan, pool, one, n: int) -> None:
+    """pool_size workers, each sending its next request as soon as the last one finished."""
+    indexes = iter(range(n))
+
+    async def worker() -> None:
+        client = pool.acquire()  # a worker keeps its connection for the whole run
+        for i in indexes:  # a shared iterator: each worker takes the next request
+            await one(client, i)
+
+    await asyncio.gather(*(worker() for _ in range(plan.pool_size)))
+
+
+async def _open_loop(plan: BenchPlan, rate: float, pool, one, n: int) -> None:
+    """Requests arriving as a Poisson process at `rate` a second, at most plan.concurrency in flight."""
+    gaps = bench_stats.poisson_gaps(rate, n, random.Random(plan.seed + 1))
+    limit = asyncio.Semaphore(plan.concurrency) if plan.concurrency else None
+
+    async def arrival(i: int) -> None:
+        if limit:
+            await limit.acquire()
+        client = pool.acquire()
+        try:
+            await one(client, i)
+        finally:
+            pool.release(client)
+            if limit:
+                limit.release()
+
+    tasks = []
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    for i, gap in enumerate(gaps):
+        due += gap
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(arrival(i)))
+    await asyncio.gather(*tasks)
 
 
 def to_record(t: openai_http.StreamTiming) -> bench_stats.RequestRecord:

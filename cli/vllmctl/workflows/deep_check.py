@@ -217,11 +217,26 @@ def deep_check(
     """Engine-config verdicts and memory estimates for every model that has a config.json."""
     python = python or engine_python()
     report = DeepCheckReport(results=[], engine_python=python)
+    configs, requests = _read_configs(report, models, spec, config_dir=config_dir, cache_dir=cache_dir, hub=hub,
+                                      token=token)
+    probe_by_name = _probe(report, requests, spec, python, timeout) if requests and run_engine else {}
+    gpu_by_name = {m.name: m.gpu_memory_bytes for m in models}
+    for res in report.results:
+        if res.status != "skipped":
+            _judge(report, res, *configs[res.name], probe_by_name.get(res.name), gpu_by_name.get(res.name),
+                   run_engine=run_engine)
+    return report
+
+
+def _read_configs(report: DeepCheckReport, models: Sequence[DeepCheckModel], spec: EngineSpec, **where
+                  ) -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any]]], list[dict]]:
+    """Each model's config.json and engine values (a result per model: skipped without a config), and
+    the probe's requests."""
     configs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     requests = []
     for m in models:
         try:
-            config, source = obtain_config(m, config_dir=config_dir, cache_dir=cache_dir, hub=hub, token=token)
+            config, source = obtain_config(m, **where)
         except (OSError, ValueError) as e:
             config, source = None, f"config.json unreadable: {e}"
         if config is None:
@@ -231,40 +246,41 @@ def deep_check(
         configs[m.name] = (config, values)
         report.results.append(DeepCheckResult(m.name, "ok", config_source=source))
         requests.append({"name": m.name, "argv": [t.value for t in m.tokens], "config": config})
+    return configs, requests
 
+
+def _probe(report: DeepCheckReport, requests: list[dict], spec: EngineSpec, python: str,
+           timeout: float) -> dict[str, dict[str, Any]]:
+    """vLLM's own verdicts from the engine Python, by model name (none when the probe failed)."""
     probe_by_name: dict[str, dict[str, Any]] = {}
-    if requests and run_engine:
-        try:
-            out = run_probe(requests, python=python, timeout=timeout)
-            report.vllm_version = out.get("vllm_version")
-            report.import_seconds = out.get("import_seconds")
-            probe_by_name = {r["name"]: r for r in out["results"]}
-        except ProbeFailed as e:
-            report.engine_error = str(e)
-        if report.vllm_version and report.vllm_version != spec.version:
-            report.warnings.append(f"the engine Python has vLLM {report.vllm_version} but the image runs "
-                                   f"{spec.version}: its verdicts may differ from the pods'.")
+    try:
+        out = run_probe(requests, python=python, timeout=timeout)
+        report.vllm_version = out.get("vllm_version")
+        report.import_seconds = out.get("import_seconds")
+        probe_by_name = {r["name"]: r for r in out["results"]}
+    except ProbeFailed as e:
+        report.engine_error = str(e)
+    if report.vllm_version and report.vllm_version != spec.version:
+        report.warnings.append(f"the engine Python has vLLM {report.vllm_version} but the image runs "
+                               f"{spec.version}: its verdicts may differ from the pods'.")
+    return probe_by_name
 
-    gpu_by_name = {m.name: m.gpu_memory_bytes for m in models}
-    for res in report.results:
-        if res.status == "skipped":
-            continue
-        config, values = configs[res.name]
-        probe = probe_by_name.get(res.name)
-        if probe is not None:
-            res.seconds = probe.get("seconds")
-            if not probe["ok"]:
-                res.status, res.stage, res.message = "failed", probe.get("stage"), probe.get("error")
-        elif res.status == "ok" and run_engine:
-            res.message = "engine check not run"
-        try:
-            res.estimate = estimate_for(config, values, probe if probe and probe.get("ok") else None)
-        except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
-            report.warnings.append(f"model {res.name!r}: no memory estimate ({type(e).__name__}: {e}).")
-            continue
-        gpu = gpu_by_name.get(res.name)
-        if gpu:
-            res.fit = gpu_memory.fit(res.estimate, gpu, values.get("gpu_memory_utilization"))
-            if not res.fit.fits:
-                report.warnings.append(f"model {res.name!r} may not fit its GPUs: {res.fit.message}")
-    return report
+
+def _judge(report: DeepCheckReport, res: DeepCheckResult, config: dict[str, Any], values: dict[str, Any],
+           probe: dict[str, Any] | None, gpu: int | None, *, run_engine: bool) -> None:
+    """One model's verdict, memory estimate and fit, from its probe result and its GPU's memory."""
+    if probe is not None:
+        res.seconds = probe.get("seconds")
+        if not probe["ok"]:
+            res.status, res.stage, res.message = "failed", probe.get("stage"), probe.get("error")
+    elif res.status == "ok" and run_engine:
+        res.message = "engine check not run"
+    try:
+        res.estimate = estimate_for(config, values, probe if probe and probe.get("ok") else None)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        report.warnings.append(f"model {res.name!r}: no memory estimate ({type(e).__name__}: {e}).")
+        return
+    if gpu:
+        res.fit = gpu_memory.fit(res.estimate, gpu, values.get("gpu_memory_utilization"))
+        if not res.fit.fits:
+            report.warnings.append(f"model {res.name!r} may not fit its GPUs: {res.fit.message}")
