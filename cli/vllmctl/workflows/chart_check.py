@@ -17,7 +17,7 @@ from vllmctl.errors import OperationFailed, Unreachable
 
 if TYPE_CHECKING:
     from vllmctl.adapters.chart_source import ChartRef
-    from vllmctl.workflows.ports import KubeObjects
+    from vllmctl.workflows.ports import HelmReleases, KubeObjects
 
 UNREACHABLE = ("chart check skipped: the chart repository {repo} cannot be reached; run `vllmctl chart pull` where "
                "it can (or set VLLM_CHART to a chart .tgz or directory) and render also checks what `helm template` "
@@ -43,7 +43,7 @@ def _defaults(text: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-async def _template_and_defaults(helm, chart: ChartRef, settings: Settings, values: dict,
+async def _template_and_defaults(helm: HelmReleases, chart: ChartRef, settings: Settings, values: dict,
                                  manifest: str | None) -> tuple[str, str]:
     import asyncio
 
@@ -55,11 +55,12 @@ async def _template_and_defaults(helm, chart: ChartRef, settings: Settings, valu
     if manifest is not None:
         return manifest, await defaults()
     template = helm.template(settings.release, chart, values, settings.namespace, post_render=False)
-    return tuple(await asyncio.gather(template, defaults()))
+    rendered, chart_defaults = await asyncio.gather(template, defaults())
+    return rendered, chart_defaults
 
 
 def check(rendered, document, chart: ChartRef, *, values: dict | None = None, manifest: str | None = None,
-          claims: frozenset[str] | None = None, helm=None) -> ChartCheck:
+          claims: frozenset[str] | None = None, helm: HelmReleases | None = None) -> ChartCheck:
     """Template `values` (default: the rendered values) with `chart`, unless the caller templated them
     already (`manifest`), and lint the manifests: InvalidModels listing every error (exit 2, nothing
     applied), else the manifest and the warnings. `claims`: the cluster's PVC names in the namespace,

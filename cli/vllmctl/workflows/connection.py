@@ -6,20 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vllmctl.core.release import ReleaseInfo
 from vllmctl.core.settings import Settings
 from vllmctl.errors import OperationFailed
-from vllmctl.workflows.ports import KubeObjects, SecretObjects
+from vllmctl.workflows.ports import HelmReleases, KubeObjects, SecretObjects
 
 if TYPE_CHECKING:
     from vllmctl.adapters.chart_source import ChartRef
-    from vllmctl.adapters.helm import Helm, ReleaseInfo
 
 
 @dataclass
 class Context:
     settings: Settings
     chart: ChartRef
-    helm: Helm
+    helm: HelmReleases  # the release's revisions, and the chart rendered or applied (workflows.ports)
     kube: KubeObjects  # the cluster's objects (workflows.ports)
     secrets: SecretObjects  # the cluster's Secrets and ExternalSecrets (workflows.ports)
 

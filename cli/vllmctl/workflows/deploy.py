@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from vllmctl.core import chart_move, lora
 from vllmctl.core import plan as plan_core
 from vllmctl.core import preflight as preflight_core
 from vllmctl.core.duration import seconds
+from vllmctl.core.release import ReleaseInfo
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed, VllmctlError
 from vllmctl.workflows import models as models_wf
@@ -27,10 +27,8 @@ from vllmctl.workflows.connection import (
     pending_error,
     router_deployment,
 )
+from vllmctl.workflows.ports import HelmReleases
 from vllmctl.workflows.rollout import Target, watch
-
-if TYPE_CHECKING:
-    from vllmctl.adapters.helm import Helm, ReleaseInfo
 
 
 @dataclass
@@ -153,7 +151,7 @@ def _render(run: _Run, hf_token_models):
     return rendered
 
 
-async def _release_state(helm: Helm, s: Settings):
+async def _release_state(helm: HelmReleases, s: Settings):
     """(newest revision, its values, its manifest): one helm history, then the two reads in parallel."""
     import asyncio
 

@@ -1,17 +1,23 @@
 """What the workflows need from the outside world, as small Protocols.
 
 The adapters implement them (adapters.kube_secrets.KubeSecrets, adapters.vault.Vault,
-adapters.hf.HubClient, adapters.kube.Kube); a workflow builds the real one only where it
+adapters.hf.HubClient, adapters.kube.Kube, adapters.helm.Helm); a workflow builds the real one only where it
 connects, and takes any other object with these methods, so its logic runs in-process against
 small honest fakes (tests/fakes) as well as against the real servers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from vllmctl.core.preflight import ClusterFacts
+from vllmctl.core.release import ReleaseInfo
+
+if TYPE_CHECKING:
+    from vllmctl.adapters.chart_source import ChartRef  # a plain record of which chart: no helm behind it
+
+T = TypeVar("T")
 
 
 class SecretObjects(Protocol):
@@ -80,3 +86,24 @@ class KubeObjects(Protocol):
     def delete_rollouts(self, namespace: str, release: str) -> bool: ...
     def stream_logs(self, namespace: str, pod: str, container: str | None, *, follow: bool,
                     tail: int | None) -> Iterator[str]: ...
+
+
+class HelmReleases(Protocol):
+    """What the release workflows ask helm: one release's revisions, values and manifests, and the
+    chart rendered or applied with values (which always travel on stdin). The methods are coroutines;
+    `run` runs one (or several gathered) from synchronous code."""
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T: ...
+    async def latest(self, release: str, namespace: str) -> ReleaseInfo | None: ...
+    async def history(self, release: str, namespace: str) -> list[dict]: ...
+    async def values(self, release: str, namespace: str, *, computed: bool = False) -> dict: ...
+    async def manifest(self, release: str, namespace: str) -> str: ...
+    async def template(self, release: str, chart: ChartRef, values: dict, namespace: str, *,
+                       post_render: bool = True) -> str: ...
+    async def upgrade_install(self, release: str, chart: ChartRef, values: dict, namespace: str, *,
+                              timeout: str, wait: bool = False, atomic: bool = False,
+                              description: str | None = None) -> dict: ...
+    async def rollback(self, release: str, namespace: str, revision: int | None, *, timeout: str = "5m",
+                       wait: bool = False) -> None: ...
+    async def uninstall(self, release: str, namespace: str, *, timeout: str = "5m") -> None: ...
+    async def default_values(self, chart: ChartRef) -> str: ...
