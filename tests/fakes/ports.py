@@ -8,11 +8,17 @@ real servers in tests/integration; these fakes stand for them only where the log
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import copy
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
+
+import yaml
 
 from vllmctl.core.preflight import ClusterFacts
+from vllmctl.core.release import ReleaseInfo
 from vllmctl.errors import InvalidInput, OperationFailed, Unreachable
 
 _uids = itertools.count(1)
@@ -182,11 +188,17 @@ class FakeKube:
 
     def __init__(self, *, deployments=(), pods=(), services=(), events=(), pvcs=(), namespaces=("vllm",),
                  logs: dict[str, list[str]] | None = None, facts: ClusterFacts | None = None,
-                 ingresses=(), scaled_objects=(), ray_clusters=()) -> None:
+                 ingresses=(), scaled_objects=(), ray_clusters=(), secrets: FakeSecretObjects | None = None) -> None:
+        """`secrets`: the same cluster's Secrets (one set of namespaces; deleting a namespace deletes
+        its Secrets and ExternalSecrets, as the API server does)."""
+        self.secrets = secrets
         self.deployments, self.pods, self.services = list(deployments), list(pods), list(services)
         self.ingresses, self.scaled_objects = list(ingresses), list(scaled_objects)
         self.ray_clusters = list(ray_clusters)
         self.events, self.pvcs, self.namespaces = list(events), list(pvcs), set(namespaces)
+        if secrets is not None:
+            self.namespaces |= secrets.namespaces
+            secrets.namespaces = self.namespaces
         self.logs = logs or {}
         self.facts = facts or ClusterFacts()
         self.rollouts: dict[tuple[str, str], dict[str, str]] = {}  # (namespace, release) -> records
@@ -211,6 +223,10 @@ class FakeKube:
         if namespace not in self.namespaces:
             return False
         self.namespaces.discard(namespace)
+        if self.secrets is not None:
+            for objects in (self.secrets.secrets, self.secrets.external_secrets):
+                for key in [k for k in objects if k[0] == namespace]:
+                    del objects[key]
         return True
 
     def _in(self, items: list[dict], namespace: str) -> list[dict]:
@@ -251,7 +267,7 @@ class FakeKube:
         return deleted
 
     def secret_names(self, namespace: str) -> set[str]:
-        return set()
+        return {name for ns, name in (self.secrets.secrets if self.secrets else {}) if ns == namespace}
 
     def node_labels(self) -> list[dict[str, str]]:
         return list(self.node_label_sets)
@@ -275,3 +291,170 @@ class FakeKube:
                     tail: int | None) -> Iterator[str]:
         lines = self.logs[pod]
         yield from (lines[-tail:] if tail else lines)
+
+
+@dataclass
+class FakeRevision:
+    values: dict
+    manifest: str
+    status: str  # deployed, superseded, failed, pending-install, pending-upgrade, pending-rollback
+    chart: str  # name-version, e.g. vllm-stack-0.1.8
+    description: str = ""
+
+
+class FakeHelm:
+    """Helm's releases in one cluster: {(namespace, release): [revision 1, revision 2, ...]}, each
+    revision with the values it was made from, its manifest, status and chart label.
+
+    `template` renders a small manifest from the values: for each servingEngineSpec.modelSpec entry
+    (vllmctl renders only the enabled models) the engine Deployment `<release>-<name>-deployment-vllm`
+    labelled model=<name>, with its replicas, image repository:tag, `vllm serve <modelURL>` plus
+    vllmConfig.extraArgs, CPU, memory and GPU requests (GPU limit = request), and HF_TOKEN /
+    VLLM_API_KEY from the Secrets the values name; and the router Deployment
+    `<release>-deployment-router` with its image, routing logic, resources and API key Secret. Every
+    other value key is ignored, as a chart ignores keys it does not read. It does not model the chart's
+    other objects (Services, PVCs, ConfigMaps, RBAC, PDB), its defaults (`default_values` is empty,
+    `values(computed=True)` the values alone), its schema, hooks, the post-renderer, --history-max,
+    --wait, or any object reaching the cluster: FakeKube's Deployments are what a rollout watch sees.
+
+    Failures: `fail[method] = message` makes that method raise helm's OperationFailed; a failed
+    upgrade_install records a `failed` revision first, as helm does when the API server refuses the
+    objects. `writes` lists every call that changed a release.
+    """
+
+    def __init__(self) -> None:
+        self.releases: dict[tuple[str, str], list[FakeRevision]] = {}
+        self.fail: dict[str, str] = {}
+        self.writes: list[tuple] = []
+        self.templated = 0  # how many times `template` rendered
+
+    @staticmethod
+    def run(coro):
+        return asyncio.run(coro)
+
+    def _check(self, method: str, doing: str) -> None:
+        if method in self.fail:
+            raise OperationFailed(f"helm could not {doing}: {self.fail[method]}")
+
+    def _revisions(self, release: str, namespace: str) -> list[FakeRevision]:
+        found = self.releases.get((namespace, release))
+        if not found:
+            raise OperationFailed(f"helm could not read release {release!r}: release: not found")
+        return found
+
+    def seed(self, release: str, namespace: str, values: dict, chart: str, *, status: str = "deployed",
+             manifest: str | None = None) -> None:
+        """A revision some earlier helm command made (the manifest: `template` of its values)."""
+        self.releases.setdefault((namespace, release), []).append(FakeRevision(
+            copy.deepcopy(values), manifest if manifest is not None else self._render(release, values), status, chart))
+
+    # ------------------------------------------------------------------ reading a release
+    async def latest(self, release: str, namespace: str) -> ReleaseInfo | None:
+        self._check("latest", f"read release {release!r} in namespace {namespace!r}")
+        found = self.releases.get((namespace, release))
+        if not found:
+            return None
+        last = found[-1]
+        return ReleaseInfo(len(found), last.status, last.chart, "2026-01-01T00:00:00Z", last.description)
+
+    async def history(self, release: str, namespace: str) -> list[dict]:
+        self._check("history", "read the release history")
+        return [{"revision": i, "status": r.status, "chart": r.chart, "updated": "2026-01-01T00:00:00Z",
+                 "description": r.description}
+                for i, r in enumerate(self.releases.get((namespace, release), []), 1)]
+
+    async def values(self, release: str, namespace: str, *, computed: bool = False) -> dict:
+        self._check("values", "read the deployed values")
+        return copy.deepcopy(self._revisions(release, namespace)[-1].values)
+
+    async def manifest(self, release: str, namespace: str) -> str:
+        self._check("manifest", "read the deployed manifest")
+        return self._revisions(release, namespace)[-1].manifest
+
+    # ------------------------------------------------------------------ changing a release
+    async def template(self, release: str, chart, values: dict, namespace: str, *, post_render: bool = True) -> str:
+        self._check("template", f"render the chart {chart.describe()}")
+        self.templated += 1
+        return self._render(release, values)
+
+    async def upgrade_install(self, release: str, chart, values: dict, namespace: str, *, timeout: str,
+                              wait: bool = False, atomic: bool = False, description: str | None = None) -> dict:
+        self.writes.append(("upgrade_install", namespace, release))
+        revisions = self.releases.setdefault((namespace, release), [])
+        revision = FakeRevision(copy.deepcopy(values), self._render(release, values), "deployed", chart.label,
+                                description or ("Install complete" if not revisions else "Upgrade complete"))
+        if "upgrade_install" in self.fail:
+            revision.status = "failed"
+            revisions.append(revision)
+            self._check("upgrade_install", f"upgrade release {release!r}")
+        for old in revisions:
+            if old.status == "deployed":
+                old.status = "superseded"
+        revisions.append(revision)
+        return {"name": release, "namespace": namespace, "version": len(revisions), "info": {"status": "deployed"}}
+
+    async def rollback(self, release: str, namespace: str, revision: int | None, *, timeout: str = "5m",
+                       wait: bool = False) -> None:
+        self.writes.append(("rollback", namespace, release, revision))
+        self._check("rollback", f"roll back release {release!r}")
+        revisions = self._revisions(release, namespace)
+        target = revisions[(revision or len(revisions) - 1) - 1]
+        for old in revisions:
+            if old.status == "deployed":
+                old.status = "superseded"
+        revisions.append(FakeRevision(copy.deepcopy(target.values), target.manifest, "deployed", target.chart,
+                                      f"Rollback to {revisions.index(target) + 1}"))
+
+    async def uninstall(self, release: str, namespace: str, *, timeout: str = "5m") -> None:
+        self.writes.append(("uninstall", namespace, release))
+        self._check("uninstall", f"uninstall release {release!r}")
+        self._revisions(release, namespace)
+        del self.releases[(namespace, release)]
+
+    async def default_values(self, chart) -> str:
+        self._check("default_values", f"read the defaults of the chart {chart.describe()}")
+        return ""
+
+    # ------------------------------------------------------------------ the chart, in brief
+    @staticmethod
+    def _render(release: str, values: dict) -> str:
+        engine = values.get("servingEngineSpec") or {}
+        docs = [_engine_deployment(release, spec, engine.get("vllmApiKey")) for spec in engine.get("modelSpec") or []]
+        router = values.get("routerSpec") or {}
+        if router.get("enableRouter", True):
+            docs.append(_router_deployment(release, router))
+        return "".join("---\n" + yaml.safe_dump(doc, sort_keys=False) for doc in docs)
+
+
+def _secret_env(name: str, ref: dict | None) -> list[dict]:
+    if not ref:
+        return []
+    return [{"name": name, "valueFrom": {"secretKeyRef": {"name": ref["secretName"], "key": ref["secretKey"]}}}]
+
+
+def _engine_deployment(release: str, spec: dict, api_key: dict | None) -> dict:
+    gpus = str(spec.get("requestGPU") or 0)
+    labels = {"model": spec["name"], "helm-release-name": release}
+    container = {
+        "name": "vllm", "image": f"{spec.get('repository')}:{spec.get('tag')}",
+        "command": ["vllm", "serve", spec.get("modelURL"), *((spec.get("vllmConfig") or {}).get("extraArgs") or [])],
+        "env": _secret_env("HF_TOKEN", spec.get("hf_token")) + _secret_env("VLLM_API_KEY", api_key),
+        "resources": {"requests": {"cpu": str(spec.get("requestCPU")), "memory": str(spec.get("requestMemory")),
+                                   "nvidia.com/gpu": gpus}, "limits": {"nvidia.com/gpu": gpus}},
+    }
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"{release}-{spec['name']}-deployment-vllm", "labels": labels},
+            "spec": {"replicas": spec.get("replicaCount"), "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}
+
+
+def _router_deployment(release: str, router: dict) -> dict:
+    labels = {"environment": "router", "release": "router"}
+    container = {"name": "router-container", "image": f"{router.get('repository')}:{router.get('tag')}",
+                 "args": ["--routing-logic", str(router.get("routingLogic") or "roundrobin")],
+                 "env": _secret_env("VLLM_API_KEY", router.get("vllmApiKey")),
+                 "resources": router.get("resources") or {}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"{release}-deployment-router", "labels": labels},
+            "spec": {"replicas": router.get("replicaCount"), "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}

@@ -194,10 +194,12 @@ class _Run:
         _step(self.opts, text)
 
 
-def deploy(settings: Settings, opts: DeployOptions) -> DeployResult:
+def deploy(settings: Settings, opts: DeployOptions, ctx: Context | None = None) -> DeployResult:
     """validate -> release state -> preflight -> chart-move check -> namespace + secrets -> render
-    -> plan (no revision when nothing changes) -> recreate (--recreate) -> helm -> rollout watch."""
-    run = _start(settings, opts)
+    -> plan (no revision when nothing changes) -> recreate (--recreate) -> helm -> rollout watch.
+    `ctx`: a chart, helm and cluster already at hand (the in-process tests' fakes) instead of the
+    settings' real ones; every step after the start is the same."""
+    run = _start(settings, opts) if ctx is None else _start_on(ctx, opts)
     _check_release(run)
     _preflight(run)
     _check_move(run)  # before anything is written: a refused move changes nothing
@@ -235,16 +237,28 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
         # helm runs on the other core while this one loads the models and imports the client
         state = pool.submit(reader.run, _release_state(reader, settings))
         loaded = models_wf.load(settings)
-        ctx = connect(settings, chart)
-        s = ctx.settings
-        names = [m.name for m in loaded.models if m.enabled]
-        # warnings is loaded.warnings itself, so the engine-flag warnings rendering adds later show too
-        result = DeployResult(s.release, s.namespace, chart.label, names, changed=False, dry_run=opts.dry_run,
-                              warnings=loaded.warnings, endpoint=endpoint_of(s),
-                              notes=[f"values overlay: {path}" for path in loaded.overlay.names])
-        run = _Run(opts, ctx, loaded, result)
-        run.facts = None if opts.skip_preflight else facts_of(ctx, run.enabled)
+        run = _begin(opts, connect(settings, chart), loaded)
         run.current, run.deployed_values, run.deployed_manifest = state.result()
+    return run
+
+
+def _start_on(ctx: Context, opts: DeployOptions) -> _Run:
+    """_start with the context given: the models, then the cluster facts and the release state in turn."""
+    run = _begin(opts, ctx, models_wf.load(ctx.settings))
+    run.current, run.deployed_values, run.deployed_manifest = ctx.helm.run(_release_state(ctx.helm, ctx.settings))
+    return run
+
+
+def _begin(opts: DeployOptions, ctx: Context, loaded: models_wf.LoadedModels) -> _Run:
+    """The run's result so far, and the cluster facts preflight checks."""
+    s = ctx.settings
+    names = [m.name for m in loaded.models if m.enabled]
+    # warnings is loaded.warnings itself, so the engine-flag warnings rendering adds later show too
+    result = DeployResult(s.release, s.namespace, ctx.chart.label, names, changed=False, dry_run=opts.dry_run,
+                          warnings=loaded.warnings, endpoint=endpoint_of(s),
+                          notes=[f"values overlay: {path}" for path in loaded.overlay.names])
+    run = _Run(opts, ctx, loaded, result)
+    run.facts = None if opts.skip_preflight else facts_of(ctx, run.enabled)
     return run
 
 
