@@ -10,6 +10,7 @@ tests/integration against the real chart, helm and API server).
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from tests.fakes.ports import FakeHelm, FakeKube, FakeSecretObjects
 from vllmctl.adapters.chart_source import CHART_NAME, ChartRef
 from vllmctl.core.preflight import ClusterFacts, NodeFacts
 from vllmctl.core.settings import Settings
-from vllmctl.errors import InvalidInput, OperationFailed
+from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed
 from vllmctl.workflows.connection import Context
 from vllmctl.workflows.deploy import DeployOptions, DeployResult, deploy
 
@@ -233,3 +234,32 @@ def test_a_confirmed_recreate_deletes_exactly_the_refused_objects_then_applies(t
     assert "Deployment/vllm-alpha-deployment-vllm" in asked[0] and "Deployment/vllm-deployment-router" in asked[0]
     assert c.kube.deployments == [] and result.revision == 2
     assert c.revisions()[-1].chart == "vllm-stack-0.1.10"
+
+
+def _stuck_rollout(c: Cluster) -> None:
+    """The engine's new pod cannot be scheduled (the watch reads FakeKube, not FakeHelm)."""
+    labels = {"model": "alpha", "helm-release-name": "vllm"}
+    c.kube.deployments = [{"metadata": {"name": "vllm-alpha-deployment-vllm", "namespace": "vllm", "generation": 2},
+                           "spec": {"replicas": 2, "selector": {"matchLabels": labels}},
+                           "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1,
+                                      "readyReplicas": 1, "availableReplicas": 1}}]
+    c.kube.pods = [{"metadata": {"name": "vllm-alpha-new", "namespace": "vllm", "labels": labels},
+                    "spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu": "1"}}}]},
+                    "status": {"phase": "Pending", "conditions": [{
+                        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                        "message": "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."}]}}]
+    c.ctx.settings = dataclasses.replace(c.ctx.settings, stuck_after="0s", router_enabled=False)
+
+
+def test_atomic_rolls_back_an_upgrade_whose_pods_get_stuck_and_history_says_so(tmp_path):
+    c = _cluster(tmp_path)
+    c.deploy()
+    c.models_file.write_text(MODELS + "  replicaCount: 2\n")
+    _stuck_rollout(c)
+    with pytest.raises(RolloutFailed) as e:
+        c.deploy(mode="upgrade", atomic=True, wait=True)
+    assert "Insufficient nvidia.com/gpu" in e.value.message
+    assert e.value.message.endswith("; rolled back to revision 1 (--atomic).")
+    assert c.helm.writes[-1] == ("rollback", "vllm", "vllm", 1)
+    assert [r.status for r in c.revisions()] == ["superseded", "superseded", "deployed"]
+    assert json.loads(c.kube.read_rollouts("vllm", "vllm")["2"])["outcome"] == "failed"
