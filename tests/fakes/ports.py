@@ -188,13 +188,14 @@ class FakeKube:
 
     def __init__(self, *, deployments=(), pods=(), services=(), events=(), pvcs=(), namespaces=("vllm",),
                  logs: dict[str, list[str]] | None = None, facts: ClusterFacts | None = None,
-                 ingresses=(), scaled_objects=(), ray_clusters=(), secrets: FakeSecretObjects | None = None) -> None:
+                 ingresses=(), scaled_objects=(), ray_clusters=(), lora_adapters=(),
+                 secrets: FakeSecretObjects | None = None) -> None:
         """`secrets`: the same cluster's Secrets (one set of namespaces; deleting a namespace deletes
         its Secrets and ExternalSecrets, as the API server does)."""
         self.secrets = secrets
         self.deployments, self.pods, self.services = list(deployments), list(pods), list(services)
         self.ingresses, self.scaled_objects = list(ingresses), list(scaled_objects)
-        self.ray_clusters = list(ray_clusters)
+        self.ray_clusters, self.lora_adapters = list(ray_clusters), list(lora_adapters)
         self.events, self.pvcs, self.namespaces = list(events), list(pvcs), set(namespaces)
         if secrets is not None:
             self.namespaces |= secrets.namespaces
@@ -253,6 +254,9 @@ class FakeKube:
 
     def list_ray_clusters(self, namespace: str) -> list[dict]:
         return self._in(self.ray_clusters, namespace)
+
+    def list_lora_adapters(self, namespace: str) -> list[dict]:
+        return self._in(self.lora_adapters, namespace)
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return self._in(self.pvcs, namespace)

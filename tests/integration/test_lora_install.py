@@ -9,6 +9,7 @@ The chart's ClusterRole and ClusterRoleBinding are named after the release, so e
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -70,6 +71,8 @@ def test_adapters_and_the_controller_are_installed(tmp_path, kube_env, namespace
         plain = apps.read_namespaced_deployment(f"{release}-plain-deployment-vllm", namespace).spec.template.spec
         assert "--enable-lora" not in (plain.containers[0].command or []) + (plain.containers[0].args or [])
 
+    _status_reports_what_the_controller_loaded(tmp_path, kube_env, namespace, env)
+
     # removing an adapter from models.yaml removes its LoraAdapter (helm owns them)
     write_models(tmp_path, model("chat", lora={"adapters": ADAPTERS["adapters"][1:]}), model("plain"))
     diff = vllmctl(tmp_path, kube_env, namespace, "diff", env=env)
@@ -86,6 +89,26 @@ def test_adapters_and_the_controller_are_installed(tmp_path, kube_env, namespace
     with kube_env.api_client() as api:  # refused before anything was written
         assert other not in [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
     assert vllmctl(tmp_path, kube_env, namespace, "uninstall", "--yes", env=env).code == 0
+
+
+def _status_reports_what_the_controller_loaded(tmp_path, kube_env, namespace, env) -> None:
+    """This test acts as the LoRA controller (no engine answers here): it writes a LoraAdapter's
+    status subresource as the controller does after loading it, and `status` reads it back."""
+    with kube_env.api_client() as api:
+        objects = client.CustomObjectsApi(api)
+        pod = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector="model=chat").items[0].metadata.name
+        sql = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "sql")
+        objects.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, "sql", {"status": {
+            "observedGeneration": sql["metadata"]["generation"],
+            "loadedAdapters": [{"name": "sql", "path": "/data/sql", "status": "Loaded",
+                                "podAssignments": {"podName": pod, "namespace": namespace}}]}})
+    r = vllmctl(tmp_path, kube_env, namespace, "status", "-o", "json", env=env)
+    assert r.code == 0, r.output
+    rows = {row["pod"]: row for row in json.loads(r.stdout)}
+    assert rows[pod]["adapters"] == {"local-one": False, "sql": True}
+    text = vllmctl(tmp_path, kube_env, namespace, "status", env=env)
+    assert "adapter sql (model chat): loaded in 1 of 1 pod(s)" in text.output
+    assert "adapter local-one (model chat): not reported yet" in text.output  # no status written for it
 
 
 def test_preflight_refuses_adapters_on_an_installed_release_without_the_lora_api(tmp_path, kube_env, namespace,

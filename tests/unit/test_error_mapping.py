@@ -54,7 +54,7 @@ def test_an_unexpected_exception_is_an_internal_error_exit_1(monkeypatch, capsys
     def broken(*args, **kwargs):
         raise KeyError("metadata")
 
-    monkeypatch.setattr(ops, "status", broken)
+    monkeypatch.setattr(ops, "connect", broken)
     assert main(["status"]) == 1
     err = capsys.readouterr().err
     assert "internal error: KeyError" in err and "--debug" in err

@@ -170,6 +170,12 @@ def list_ray_clusters(cluster: Cluster, namespace: str) -> list[dict]:
                           f"RayClusters in {namespace!r}")
 
 
+def list_lora_adapters(cluster: Cluster, namespace: str) -> list[dict]:
+    """The chart's LoraAdapters in the namespace, with their controller's status; none where the API is not served."""
+    return _list_optional(cluster, f"/apis/production-stack.vllm.ai/v1alpha1/namespaces/{namespace}/loraadapters",
+                          f"LoraAdapters in {namespace!r}")
+
+
 def list_ingresses(cluster: Cluster, namespace: str) -> list[dict]:
     return _list(cluster, f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses",
                  f"Ingresses in {namespace!r}")
@@ -394,6 +400,9 @@ class Kube:
 
     def list_ray_clusters(self, namespace: str) -> list[dict]:
         return list_ray_clusters(self.cluster, namespace)
+
+    def list_lora_adapters(self, namespace: str) -> list[dict]:
+        return list_lora_adapters(self.cluster, namespace)
 
     def list_pvcs(self, namespace: str) -> list[dict]:
         return list_pvcs(self.cluster, namespace)

@@ -25,12 +25,15 @@ TailOpt = Annotated[int | None, typer.Option("--tail", help="only the last N lin
 
 def status(namespace: NamespaceOpt = None, release: ReleaseOpt = None, context: ContextOpt = None,
            output: OutputOpt = Output.text) -> None:
-    """Pods per model: ready, restarts, age, node, GPUs."""
+    """Pods per model: ready, restarts, age, node, GPUs; whether each LoRA adapter is loaded."""
     from vllmctl.workflows import ops
 
-    rows = ops.status(settings_from(namespace=namespace, release=release, kube_context=context))
+    settings = settings_from(namespace=namespace, release=release, kube_context=context)
+    kube = ops.connect(settings)
+    adapters = ops.lora_adapters(kube, settings)
+    rows = ops.status(settings, kube, adapters)
     if output is Output.json:
-        console.emit_json(rows)
+        console.emit_json(rows)  # a pod's row has "adapters" (name -> loaded) where its model has any
         return
     console.table(["MODEL", "POD", "READY", "STATUS", "RESTARTS", "AGE", "NODE", "GPUS"],
                   [[r["model"], r["pod"], "yes" if r["ready"] else "no", r["status"], r["restarts"], r["age"],
@@ -38,6 +41,8 @@ def status(namespace: NamespaceOpt = None, release: ReleaseOpt = None, context: 
     for r in rows:
         if r["problem"]:
             console.warn(f"{r['pod']}: {r['problem']}")
+    for complete, line in ops.adapter_lines(adapters, rows):
+        (console.info if complete else console.warn)(line)
     scaled = {r["model"]: r["replicas"] for r in rows if r.get("replicas")}
     for model, rep in scaled.items():
         console.info(f"{model}: {rep['current']} replicas, autoscaled between {rep['min']} and {rep['max']}")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from vllmctl.core.lora_status import AdapterState
 from vllmctl.core.rollout import pod_state, selects
 from vllmctl.core.settings import Settings
 from vllmctl.errors import NotInstalled, OperationFailed
@@ -66,7 +67,9 @@ def deployed_models(kube: KubeObjects, settings: Settings) -> list[str]:
     return [w.model for w in workloads(kube, settings) if w.model != "router"]
 
 
-def status(settings: Settings, kube: KubeObjects | None = None) -> list[dict]:
+def status(settings: Settings, kube: KubeObjects | None = None,
+           adapters: list[AdapterState] | None = None) -> list[dict]:
+    """A row per pod of each model and the router (a model without pods: one row saying why)."""
     kube = kube or connect(settings)
     loads = workloads(kube, settings)
     if not loads:
@@ -74,6 +77,7 @@ def status(settings: Settings, kube: KubeObjects | None = None) -> list[dict]:
                            f"on {kube.describe()}.", hint="Install it with `vllmctl install`.")
     pods = kube.list_pods(settings.namespace)
     scaling = autoscaling_of(kube, settings)
+    loaded = _loaded_adapters(lora_adapters(kube, settings) if adapters is None else adapters)
     rows = []
     for w in loads:
         selector = (w.deployment.get("spec") or {}).get("selector") or {}
@@ -88,8 +92,37 @@ def status(settings: Settings, kube: KubeObjects | None = None) -> list[dict]:
                 "status": "Terminating" if s.terminating else s.phase, "restarts": s.restarts,
                 "age": _age(s.created), "node": s.node or "-", "gpus": s.gpus,
                 "problem": s.problem.describe() if s.problem else "", "replicas": scaling.get(w.model),
+                **({"adapters": {name: s.name in pods_of for name, pods_of in loaded[w.model].items()}}
+                   if w.model in loaded else {}),
             })
     return rows
+
+
+def lora_adapters(kube: KubeObjects, settings: Settings) -> list[AdapterState]:
+    """The release's LoraAdapters as the chart's LoRA controller last reported them."""
+    from vllmctl.core.lora_status import state_of
+
+    return sorted((state_of(o) for o in kube.list_lora_adapters(settings.namespace)
+                   if (o["metadata"].get("labels") or {}).get("helm-release-name") == settings.release),
+                  key=lambda a: (a.model, a.name))
+
+
+def _loaded_adapters(adapters: list[AdapterState]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """model -> adapter -> the pods it is loaded in."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for a in adapters:
+        out.setdefault(a.model, {})[a.name] = a.loaded_in
+    return out
+
+
+def adapter_lines(adapters: list[AdapterState], rows: list[dict]) -> list[tuple[bool, str]]:
+    """(loaded where wanted, one line) per adapter, against the model's pods in the status rows."""
+    pods: dict[str, int] = {}
+    for row in rows:
+        if row["pod"] != "-":
+            pods[row["model"]] = pods.get(row["model"], 0) + 1
+    return [(a.complete(pods.get(a.model, 0)),
+             f"adapter {a.name} (model {a.model}): {a.describe(pods.get(a.model, 0))}") for a in adapters]
 
 
 def autoscaling_of(kube: KubeObjects, settings: Settings) -> dict[str, dict]:
