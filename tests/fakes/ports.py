@@ -215,7 +215,7 @@ class FakeKube:
     def read_namespace(self, namespace: str) -> dict | None:
         return {"metadata": {"name": namespace}} if namespace in self.namespaces else None
 
-    def ensure_namespace(self, namespace: str) -> bool:
+    def ensure_namespace(self, namespace: str, pod_security: str = "baseline") -> bool:
         created = namespace not in self.namespaces
         self.namespaces.add(namespace)
         return created

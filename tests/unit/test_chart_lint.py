@@ -133,11 +133,115 @@ def test_session_routing_needs_its_key():
     assert run(engine(), router(("--routing-logic", "session", "--session-key", "x-user-id")), PVC) == []
 
 
-@pytest.mark.parametrize("logic", ["kvaware", "disaggregated_prefill"])
-def test_kvaware_and_disaggregated_prefill_are_refused_without_their_companions(logic):
-    found = only(run(engine(), router(("--routing-logic", logic)), PVC))
-    assert f"routing logic {logic} cannot work without" in found.message and "cannot configure yet" in found.message
-    assert ("hostIPC and hostPID" in found.message) == (logic == "disaggregated_prefill")
+KV_MODELS = MODELS + "  lmcache: {}\n"
+CONTROLLER = [{"name": "LMCACHE_ENABLE_CONTROLLER", "value": "True"},
+              {"name": "LMCACHE_CONTROLLER_PULL_URL", "value": "vllm-router-service:9000"}]
+KV_ARGS = ["--kv-transfer-config", '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}']
+
+
+def kv_engine(env=CONTROLLER, args=KV_ARGS, **over) -> dict:
+    obj = engine(**over)
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["command"] += args
+    container["env"] += env
+    return obj
+
+
+def router_service(*ports: int) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "vllm-router-service"},
+            "spec": {"ports": [{"name": f"p{p}", "port": p} for p in ports]}}
+
+
+KVAWARE = ("--routing-logic", "kvaware", "--lmcache-controller-port", "9000")
+
+
+def test_kvaware_with_lmcache_and_the_controller_on_every_engine_passes():
+    kv = Settings(chart_version="0.1.12", routing_logic="kvaware")
+    assert run(kv_engine(), router(KVAWARE), router_service(80, 9000), PVC, text=KV_MODELS, settings=kv) == []
+
+
+@pytest.mark.parametrize(("engine_obj", "args", "ports", "expected"), [
+    (engine(), KVAWARE, (80, 9000), "needs LMCache with the controller on every engine, but chat report nothing"),
+    (kv_engine(env=[]), KVAWARE, (80, 9000), "needs LMCache with the controller on every engine, but chat"),
+    (kv_engine(args=[]), KVAWARE, (80, 9000), "needs LMCache with the controller on every engine, but chat"),
+    (kv_engine(), ("--routing-logic", "kvaware"), (80, 9000), "needs --lmcache-controller-port on the router"),
+    (kv_engine(), ("--routing-logic", "kvaware", "--lmcache-controller-port", "9100"), (80, 9000, 9100),
+     "listens on vllm-router-service:9100, but engines push elsewhere: chat (vllm-router-service:9000)"),
+    (kv_engine(), (*KVAWARE, "--lmcache-controller-reply-port", "9001"), (80, 9000),
+     "the router Service has no port 9001"),
+])
+def test_an_incomplete_kvaware_combination_is_one_error_naming_what_is_missing(engine_obj, args, ports, expected):
+    kv = Settings(chart_version="0.1.12", routing_logic="kvaware")
+    found = only(run(engine_obj, router(args), router_service(*ports), PVC, text=KV_MODELS, settings=kv))
+    assert found.subject == "router, Deployment/vllm-deployment-router" and expected in found.message, found.message
+
+
+PD_MODELS = """\
+- name: prefill
+  modelURL: Qwen/Qwen2.5-0.5B-Instruct
+  hfTokenRequired: false
+  pvcStorage: ""
+  lmcache: {role: prefill}
+- name: chat
+  modelURL: Qwen/Qwen2.5-0.5B-Instruct
+  hfTokenRequired: false
+  pvcStorage: ""
+  lmcache: {role: decode}
+"""
+PD = ("--routing-logic", "disaggregated_prefill", "--prefill-model-labels", "prefill", "--decode-model-labels", "chat")
+
+
+def pd_engine(model: str, role: str, host: bool = True) -> dict:
+    config = f'{{"kv_connector":"LMCacheConnectorV1","kv_role":"{role}"}}'
+    obj = kv_engine(env=[], args=["--kv-transfer-config", config], volumeMounts=[], volumes=[], hostIPC=host,
+                    hostPID=host)
+    obj["metadata"]["name"] = f"vllm-{model}-deployment-vllm"
+    obj["spec"]["template"]["metadata"]["labels"]["model"] = model
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["command"][7:9] = []  # no tensor parallelism
+    container["env"] = [e for e in container["env"] if e["name"] != "HF_TOKEN"]
+    return obj
+
+
+def run_pd(*objects, pod_security="privileged"):
+    # validated as the user would (privileged), checked as if the namespace stayed on baseline
+    loaded = validate_text(PD_MODELS, "models.yaml", Settings(routing_logic="disaggregated_prefill",
+                                                              pod_security="privileged"))
+    settings = Settings(chart_version="0.1.12", routing_logic="disaggregated_prefill", pod_security=pod_security)
+    request = RenderRequest(models=loaded.models, settings=settings, chart_version="0.1.12", source="models.yaml",
+                            api_key=True)
+    return lint(LintInput("---\n".join(yaml.safe_dump(o) for o in objects), request, loaded.document, DEFAULTS))
+
+
+def test_a_complete_disaggregated_pair_passes_in_a_privileged_namespace():
+    assert run_pd(pd_engine("prefill", "kv_producer"), pd_engine("chat", "kv_consumer"), router(PD)) == []
+
+
+def test_host_namespaces_are_refused_unless_the_namespace_is_privileged_and_only_for_the_pair():
+    settings = Settings(chart_version="0.1.12", routing_logic="disaggregated_prefill")
+    with pytest.raises(Exception, match="VLLM_POD_SECURITY=privileged"):
+        validate_text(PD_MODELS, "models.yaml", settings)
+    objects = (pd_engine("prefill", "kv_producer"), pd_engine("chat", "kv_consumer"), router(PD))
+    baseline = [f for f in run_pd(*objects, pod_security="baseline") if "Pod Security baseline" in f.message]
+    assert len(baseline) == 4 and {f.message.rsplit(": ", 1)[1] for f in baseline} == {
+        "spec.hostPID is true (host namespaces)", "spec.hostIPC is true (host namespaces)"}
+    assert str(baseline[0]).startswith("models.yaml:1:3: model 'prefill', Deployment/vllm-prefill-deployment-vllm")
+    # privileged relaxes hostIPC/hostPID of the pair's engines, nothing else: the router stays on baseline
+    shared = router(PD)
+    shared["spec"]["template"]["spec"]["hostIPC"] = True
+    found = only(run_pd(objects[0], objects[1], shared))
+    assert found.subject.startswith("router, ") and "spec.hostIPC is true" in found.message
+
+
+@pytest.mark.parametrize(("args", "prefill_role", "expected"), [
+    ((*PD[:2], *PD[4:]), "kv_producer", "needs --prefill-model-labels on the router"),
+    (PD[:4], "kv_producer", "needs --decode-model-labels on the router"),
+    (PD, "kv_both", "--prefill-model-labels names 'prefill', whose engine's KV role is kv_both, not kv_producer"),
+    ((*PD[:3], "other", *PD[4:]), "kv_producer", "--prefill-model-labels names 'other', which is no engine"),
+])
+def test_an_incomplete_disaggregated_combination_is_refused(args, prefill_role, expected):
+    found = only(run_pd(pd_engine("prefill", prefill_role), pd_engine("chat", "kv_consumer"), router(args)))
+    assert found.subject.startswith("router, ") and expected in found.message, found.message
 
 
 def test_router_memory_below_the_charts_default_is_a_warning_at_the_boundary():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vllmctl.adapters.kube_client import REQUEST_TIMEOUT, ApiStatus, Cluster, api_error, request, transport_errors
-from vllmctl.core.pod_security import NAMESPACE_LABELS as PSA_LABELS
+from vllmctl.core.pod_security import ENFORCE, namespace_labels
 from vllmctl.core.preflight import ClusterFacts, facts_from_objects
 
 
@@ -37,21 +37,25 @@ def read_namespace(cluster: Cluster, namespace: str) -> dict | None:
         raise api_error(e, cluster, f"read namespace {namespace!r}") from None
 
 
-def ensure_namespace(cluster: Cluster, namespace: str) -> bool:
-    """Create the namespace with the Pod Security labels, or add missing labels; True when created."""
+def ensure_namespace(cluster: Cluster, namespace: str, pod_security: str = "baseline") -> bool:
+    """Create the namespace with the Pod Security labels, or add missing labels; True when created.
+    The enforced level moves between baseline and privileged as VLLM_POD_SECURITY says; a level
+    someone else chose (restricted) stays."""
     from vllmctl.errors import OperationFailed
 
+    wanted = namespace_labels(pod_security)
     existing = read_namespace(cluster, namespace)
     try:
         if existing is None:
             request(cluster, "POST", "/api/v1/namespaces",
                     body={"apiVersion": "v1", "kind": "Namespace",
-                          "metadata": {"name": namespace, "labels": PSA_LABELS}})
+                          "metadata": {"name": namespace, "labels": wanted}})
             return True
         if (existing.get("status") or {}).get("phase") == "Terminating":
             raise OperationFailed(f"namespace {namespace!r} is being deleted; wait until it is gone, then retry.")
         labels = (existing.get("metadata") or {}).get("labels") or {}
-        missing = {k: v for k, v in PSA_LABELS.items() if k not in labels}
+        missing = {k: v for k, v in wanted.items() if k not in labels or k == ENFORCE and labels[k] != v
+                   and labels[k] in ("baseline", "privileged")}
         if missing:
             request(cluster, "PATCH", _ns(namespace), body={"metadata": {"labels": missing}},
                     content_type="application/merge-patch+json")
@@ -374,8 +378,8 @@ class Kube:
     def read_namespace(self, namespace: str) -> dict | None:
         return read_namespace(self.cluster, namespace)
 
-    def ensure_namespace(self, namespace: str) -> bool:
-        return ensure_namespace(self.cluster, namespace)
+    def ensure_namespace(self, namespace: str, pod_security: str = "baseline") -> bool:
+        return ensure_namespace(self.cluster, namespace, pod_security)
 
     def delete_namespace(self, namespace: str) -> bool:
         return delete_namespace(self.cluster, namespace)

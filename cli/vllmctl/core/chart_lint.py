@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vllmctl.core import lora
+from vllmctl.core import lora, routing
 from vllmctl.core.engine_flags import PIPELINE, SECRET_FLAGS, TENSOR, flags, looks_secret, secret_flag_message
 from vllmctl.core.pod_security import baseline_violations
 from vllmctl.core.quantity import QuantityError, parse_quantity
@@ -31,16 +31,9 @@ SECRET_ENV = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_AP
                         "OPENAI_API_KEY"})
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 READ_KINDS = frozenset({*POD_KINDS, "Pod", "CronJob", "RayCluster", "ConfigMap", "Secret", "PersistentVolumeClaim",
-                        "LoraAdapter"})
+                        "LoraAdapter", "Service"})
 _DOCUMENT = re.compile(r"^---[ \t]*$", re.M)
 _KIND = re.compile(r"^kind:[ \t]*[\"']?(\w+)", re.M)
-# What each routing logic needs besides its name (reference/router-args.md): router flags, and
-# whether every engine must run LMCache (its KV transfer). vllmctl cannot render them yet.
-ROUTER_NEEDS = {
-    "session": (("--session-key",), False),
-    "kvaware": (("--lmcache-controller-port",), True),
-    "disaggregated_prefill": (("--prefill-model-labels", "--decode-model-labels"), True),
-}
 
 
 @dataclass(frozen=True)
@@ -166,9 +159,13 @@ class _Lint:
     def run(self) -> list[Finding]:
         objects = _load(self.inp.manifests)
         created = {_name(o) for o in objects if o.get("kind") == "PersistentVolumeClaim"}
-        engines_with_kv: list[bool] = []
+        engines: list[routing.Engine] = []
         router = None
         router_name = f"{self.settings.release}-deployment-router"
+        service_ports = next(({int(p["port"]) for p in (o.get("spec") or {}).get("ports") or []
+                               if isinstance(p, dict) and str(p.get("port", "")).isdigit()}
+                              for o in objects if o.get("kind") == "Service"
+                              and _name(o) == f"{self.settings.release}-router-service"), None)
         scripts = {_name(o): o.get("data") or {} for o in objects if o.get("kind") == "ConfigMap"}
         for obj in objects:
             subject_obj = f"{obj.get('kind')}/{_name(obj)}"
@@ -185,12 +182,12 @@ class _Lint:
                 is_router = obj.get("kind") == "Deployment" and _name(obj) == router_name
                 subject = (f"model '{model}', " if model else "router, " if is_router else "") + subject_obj
                 self._pod(template, subject, model, created)
-                if model:
-                    engines_with_kv.append(self._engine(template, subject, model))
+                if model and (engine := self._engine(template, subject, model)) is not None:
+                    engines.append(engine)
                 if is_router:
                     router = (template, subject)
         if router:
-            self._router(*router, engines_with_kv)
+            self._router(*router, engines, service_ports)
         for subject, message, model, at, severity in lora.adapter_problems(
                 objects, self.models, self.settings.release, self.inp.request.api_key):
             self.add(subject, message, model, at, severity)
@@ -224,7 +221,13 @@ class _Lint:
                 self.add(subject, f"volume {name!r} claims PersistentVolumeClaim {claim!r}, which this release does "
                          f"not create: make sure it exists in namespace {self.settings.namespace!r} (install and "
                          "diff check the cluster)", model, severity=WARNING)
-        for violation in baseline_violations(spec, (template.get("metadata") or {}).get("annotations")):
+        # VLLM_POD_SECURITY=privileged relaxes the namespace for the host namespaces of the disaggregated
+        # prefill engines only; everything else still has to pass baseline.
+        entry = self.models.get(model) if model else None
+        host = (self.settings.pod_security == routing.PRIVILEGED and entry is not None
+                and entry.lmcache is not None and entry.lmcache.role is not None)
+        for violation in baseline_violations(spec, (template.get("metadata") or {}).get("annotations"),
+                                             host_ipc_pid=host):
             self.add(subject, f"breaks the Pod Security baseline profile the namespace enforces: {violation}",
                      model)
         for group in ("initContainers", "containers"):
@@ -276,13 +279,13 @@ class _Lint:
                          f"its limit {limits[key]}; the API server refuses that", model, where)
 
     # ------------------------------------------------------------------ engines
-    def _engine(self, template: dict, subject: str, model: str) -> bool:
-        """The engine container's needs; returns whether it runs LMCache KV transfer."""
+    def _engine(self, template: dict, subject: str, model: str) -> routing.Engine | None:
+        """The engine container's needs; returns what the router's rules read of it."""
         spec = template.get("spec") or {}
         containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
         engine = next((c for c in containers if c.get("name") == "vllm"), containers[0] if containers else None)
         if engine is None:
-            return False
+            return None
         entry = self.models[model]
         found = flags(_serve_args(engine), _image_tag(str(engine.get("image") or "")) or None)
         last = {f.dest: f.value for f in found if isinstance(f.value, int)}
@@ -314,7 +317,7 @@ class _Lint:
         if self.inp.request.api_key and not _from_secret(env.get("VLLM_API_KEY"), API_KEY):
             self.add(subject, f"VLLM_API_KEY does not come from the Secret {API_KEY.secret_name!r}: the engine "
                      "would serve without the API key", model)
-        return any(f.dest == "kv_transfer_config" for f in found)
+        return routing.engine_of(model, spec, env, _serve_args(engine))
 
     def _ray_cluster(self, obj: dict, subject: str, scripts: dict[str, dict]) -> None:
         """A multi-node model: its GPUs per pod and in all against the start script's parallelism,
@@ -360,26 +363,14 @@ class _Lint:
                    for m in container.get("volumeMounts") or [] if isinstance(m, dict))
 
     # ------------------------------------------------------------------ the router
-    def _router(self, template: dict, subject: str, engines_with_kv: list[bool]) -> None:
+    def _router(self, template: dict, subject: str, engines: list[routing.Engine],
+                service_ports: set[int] | None) -> None:
         containers = [c for c in (template.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
         if not containers:
             return
         router = containers[0]
-        argv = _argv(router)
-        logic = argv[argv.index("--routing-logic") + 1] if "--routing-logic" in argv[:-1] else ""
-        needs, kv = ROUTER_NEEDS.get(logic, ((), False))
-        missing = [flag for flag in needs if flag not in argv]
-        if logic == "session" and missing:
-            self.add(subject, "routing logic session needs a session key (the request header that identifies a "
-                     "session) and the router exits at start without one: set VLLM_ROUTER_SESSION_KEY, e.g. "
-                     "x-user-id")
-        elif missing or (kv and not (engines_with_kv and all(engines_with_kv))):
-            # the chart's prefill/decode mode (lmcacheConfig.enablePD) sets hostIPC and hostPID
-            pd = (" (and the chart's prefill/decode mode runs engines with hostIPC and hostPID, which the "
-                  "namespace's Pod Security baseline refuses)" if logic == "disaggregated_prefill" else "")
-            self.add(subject, f"routing logic {logic} cannot work without {', '.join(missing) or 'its flags'} on the "
-                     f"router and LMCache KV transfer on every engine, which vllmctl cannot configure yet{pd}: "
-                     "choose VLLM_ROUTING_LOGIC roundrobin, session or prefixaware")
+        for message in routing.router_problems(_argv(router), engines, service_ports, self.settings.release):
+            self.add(subject, message)
         if self.inp.request.api_key and not _from_secret(
                 _env(router).get("VLLM_API_KEY"), API_KEY):
             self.add(subject, f"VLLM_API_KEY does not come from the Secret {API_KEY.secret_name!r}: the router "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from vllmctl.core.pod_security import NAMESPACE_LABELS
+from vllmctl.core.pod_security import namespace_labels
 from vllmctl.errors import InvalidInput
 
 if TYPE_CHECKING:  # core.render imports pydantic models: keep `--help` from paying for them
@@ -97,7 +97,8 @@ def files(fmt: RenderFormat, request: RenderRequest, rendered: Rendered) -> dict
     context = {"header": header(request), "s": settings, "chart": chart, "values_body": _values_body(request, rendered),
                # Flux skips a chart's CRDs on upgrade by default: LoraAdapters need theirs served
                "crds": "CreateReplace" if uses_adapters(request.models) else None}
-    out = {NAMESPACE_FILE: render_template("namespace.yaml.j2", labels=NAMESPACE_LABELS, **context)}
+    labels = namespace_labels(settings.pod_security)
+    out = {NAMESPACE_FILE: render_template("namespace.yaml.j2", labels=labels, **context)}
     if fmt is RenderFormat.argocd:
         out[ARGOCD_FILE] = render_template("argocd-application.yaml.j2", **context)
     else:

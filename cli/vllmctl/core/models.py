@@ -35,6 +35,8 @@ from vllmctl.core.lora import entry_problems as lora_problems
 from vllmctl.core.model_defaults import DEFAULTS
 from vllmctl.core.problems import shown
 from vllmctl.core.quantity import QuantityError, bytes_quantity, parse_quantity
+from vllmctl.core.routing import LMCache
+from vllmctl.core.routing import entry_problems as routing_problems
 
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -249,6 +251,7 @@ class ModelEntry(_Strict):
     vllmConfig: VllmConfig | None = None
     lora: Lora | None = None  # LoRA adapters through the chart's LoRA controller (core.lora)
     multiNode: MultiNode | None = None
+    lmcache: LMCache | None = None  # LMCache on the engine; kvaware and disaggregated prefill need it (core.routing)
     # Any other chart key of this model's servingEngineSpec.modelSpec[] item, in the chart's own
     # spelling: checked against the pinned chart's interface (core.overlay), merged after rendering.
     modelSpec: dict[str, object] | None = None
@@ -348,7 +351,8 @@ def cross_field_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, s
     from vllmctl.core import multinode
 
     return (_name_problems(entry, release) + multinode.problems(entry) + _parallelism_problems(entry)
-            + _literal_secret_problems(entry) + _resource_problems(entry) + lora_problems(entry))
+            + _literal_secret_problems(entry) + _resource_problems(entry) + lora_problems(entry)
+            + routing_problems(entry))
 
 
 def _name_problems(entry: ModelEntry, release: str) -> list[tuple[tuple, str]]:

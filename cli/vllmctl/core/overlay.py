@@ -39,6 +39,10 @@ _MODEL_FIELDS = {
     "requestGPUType": "requestGPUType", "runtimeClassName": "runtimeClassName", "limitCPU": "limitCPU",
     "affinity": "affinity", "imagePullSecret": "imagePullSecret", "chatTemplate": "chatTemplate",
     "chatTemplateConfigMap": "chatTemplate (a file)", "keda": "autoscaling",
+    **{f"lmcacheConfig.{k}": "lmcache (VLLM_ROUTING_LOGIC sets the rest)" for k in (
+        "enabled", "cpuOffloadingBufferSize", "diskOffloadingBufferSize", "logLevel", "enableController",
+        "controllerPort", "controllerReplyPort", "workerPorts", "workerHeartbeatTime", "kvRole", "enablePD",
+        "enableNixl", "nixlRole", "nixlPeerHost", "nixlPeerPort")},
     **{f"vllmConfig.{k}": f"vllmConfig.{k}" for k in (
         "maxModelLen", "dtype", "tensorParallelSize", "gpuMemoryUtilization", "maxNumSeqs",
         "enableChunkedPrefill", "enablePrefixCaching", "extraArgs")},
@@ -57,6 +61,9 @@ OWNED: dict[str, str] = {
     "routerSpec.imagePullPolicy": "VLLM_IMAGE_PULL_POLICY",
     "routerSpec.routingLogic": "VLLM_ROUTING_LOGIC",
     "routerSpec.sessionKey": "VLLM_ROUTER_SESSION_KEY",
+    "routerSpec.prefixMinMatchLength": "VLLM_ROUTER_PREFIX_MIN_MATCH_LENGTH",
+    **{f"routerSpec.lmcacheController{k}Port": "VLLM_ROUTING_LOGIC=kvaware (vllmctl sets the LMCache ports)"
+       for k in ("", "Reply", "Heartbeat")},
     "routerSpec.resources.requests.cpu": "VLLM_ROUTER_REQUEST_CPU",
     "routerSpec.resources.requests.memory": "VLLM_ROUTER_REQUEST_MEMORY",
     "routerSpec.resources.limits.memory": "VLLM_ROUTER_LIMIT_MEMORY",

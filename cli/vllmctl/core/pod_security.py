@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+ENFORCE = "pod-security.kubernetes.io/enforce"
 NAMESPACE_LABELS = {
     "pod-security.kubernetes.io/enforce": "baseline",
     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -101,11 +102,18 @@ def _annotations(annotations: dict) -> Iterator[str]:
             yield f"annotation {key} is 'unconfined'"
 
 
-def baseline_violations(pod_spec: dict, annotations: dict | None = None) -> list[str]:
-    """Every way a pod (its spec and metadata annotations) breaks the baseline profile; [] when none."""
+def namespace_labels(level: str = "baseline") -> dict[str, str]:
+    """The labels for a namespace that enforces `level`: `privileged` (VLLM_POD_SECURITY, for
+    disaggregated prefill) relaxes enforcement only; the API server keeps warning against baseline."""
+    return {**NAMESPACE_LABELS, ENFORCE: level}
+
+
+def baseline_violations(pod_spec: dict, annotations: dict | None = None, *, host_ipc_pid: bool = False) -> list[str]:
+    """Every way a pod (its spec and metadata annotations) breaks the baseline profile; [] when none.
+    `host_ipc_pid`: hostIPC and hostPID are allowed (a privileged namespace, for exactly those pods)."""
     out: list[str] = []
     for key in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod_spec.get(key):
+        if pod_spec.get(key) and not (host_ipc_pid and key != "hostNetwork"):
             out.append(f"spec.{key} is true (host namespaces)")
     for i, volume in enumerate(pod_spec.get("volumes") or []):
         if isinstance(volume, dict) and "hostPath" in volume:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from vllmctl import __version__
-from vllmctl.core import exposure, lora, multinode, scaling, shared_cache, startup
+from vllmctl.core import exposure, lora, multinode, routing, scaling, shared_cache, startup
 from vllmctl.core.duration import seconds
 from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.models import ModelEntry
@@ -65,13 +65,16 @@ def _environment():
     return env
 
 
-def served_model_args(model: ModelEntry) -> list[str]:
-    """Rendering's own engine flags, first in extraArgs: the API model id is the models.yaml name."""
-    return ["--served-model-name", model.name]
+def served_model_args(model: ModelEntry, plan: routing.Plan | None = None) -> list[str]:
+    """Rendering's own engine flags, first in extraArgs: the API model id is the models.yaml name
+    (and a disaggregated prefill partner's, which the router forwards unchanged)."""
+    return ["--served-model-name", *routing.served_names(model, plan)]
 
 
-def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
-    """The chart modelSpec entry for one model, as plain data the template lays out."""
+def model_view(model: ModelEntry, settings: Settings, hf_token: bool, plan: routing.Plan | None = None) -> dict:
+    """The chart modelSpec entry for one model, as plain data the template lays out (`plan`: what
+    the routing logic adds, from all models; None: the settings' logic for this model alone)."""
+    plan = plan or routing.plan([model], settings, settings.chart_version)
     par = model.parallelism
     shared = shared_cache.uses_shared(model, shared_cache.of(settings))
     adapters = lora.engine_values(model)
@@ -115,11 +118,12 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool) -> dict:
         "keda": scaling.keda_values(model.name, model.autoscaling, settings.prometheus_url)
         if model.autoscaling else None,
         "raySpec": multinode.ray_values(model) if model.multiNode else None,
-        "vllmConfig": _vllm_config(model, adapters),
+        "lmcacheConfig": routing.engine_values(model, plan),
+        "vllmConfig": _vllm_config(model, adapters, plan),
     }
 
 
-def _vllm_config(model: ModelEntry, adapters: dict) -> dict[str, object]:
+def _vllm_config(model: ModelEntry, adapters: dict, plan: routing.Plan) -> dict[str, object]:
     """The modelSpec's vllmConfig: the engine settings the chart has keys for, then the engine flags."""
     config = model.vllmConfig
     vllm_config: dict[str, object] = {
@@ -141,7 +145,7 @@ def _vllm_config(model: ModelEntry, adapters: dict) -> dict[str, object]:
     user_args = [arg for i, arg in enumerate(config.extraArgs if config else []) if i not in par.fold]
     if "maxLoras" in adapters:
         vllm_config["maxLoras"] = adapters["maxLoras"]
-    vllm_config["extraArgs"] = (served_model_args(model) + user_args + adapters.get("extraArgs", [])
+    vllm_config["extraArgs"] = (served_model_args(model, plan) + user_args + adapters.get("extraArgs", [])
                                 + _pipeline_args(model))
     if model.multiNode:
         vllm_config["v1"] = 1  # the chart's Ray head sets VLLM_USE_V1=0 without it
@@ -216,7 +220,8 @@ def render(request: RenderRequest) -> Rendered:
 
     env = _environment()
     settings = request.settings
-    models = [model_view(m, settings, m.name in request.hf_token_models) for m in request.models if m.enabled]
+    plan = routing.plan(request.models, settings, request.chart_version)
+    models = [model_view(m, settings, m.name in request.hf_token_models, plan) for m in request.models if m.enabled]
     for view in models:
         key, text = request.chat_templates.get(view["name"], (None, None))
         view["chatTemplate"], view["chatTemplateConfigMap"] = key, text
@@ -230,6 +235,7 @@ def render(request: RenderRequest) -> Rendered:
         "probes": {"startupProbe": startup.startup_probe(budget), "livenessProbe": startup.LIVENESS,
                    "readinessProbe": startup.READINESS},
         "router_exposure": exposure.router_values(settings),
+        "router_routing": routing.router_values(request.models, plan, settings.router_prefix_min_match_length),
         "lora_adapters": lora.adapter_values(request.models, api_key_ref=API_KEY.ref() if request.api_key else None,
                                              hf_token_ref=HF_TOKEN.ref()),
         "shared_cache": shared_cache.values(pvc, settings.release) if (pvc := shared_cache.of(settings)) else None,

@@ -119,7 +119,18 @@ class Settings:
     )
     router_session_key: str = _setting(
         "VLLM_ROUTER_SESSION_KEY", "",
-        "request header that identifies a session; required by VLLM_ROUTING_LOGIC=session", "header",
+        "request header that identifies a session; required by VLLM_ROUTING_LOGIC=session (kvaware falls back "
+        "to it)", "header",
+    )
+    router_prefix_min_match_length: int = _setting(
+        "VLLM_ROUTER_PREFIX_MIN_MATCH_LENGTH", 0,
+        "prefixaware: shortest prefix match (characters) that keeps a request on its engine (0 = off; chart 0.1.12+)",
+        "int",
+    )
+    pod_security: str = _setting(
+        "VLLM_POD_SECURITY", "baseline",
+        "Pod Security profile the namespace enforces; privileged only for disaggregated prefill (hostIPC, hostPID)",
+        "choice", ("baseline", "privileged"),
     )
     router_expose: str = _setting(
         "VLLM_ROUTER_EXPOSE", "none", "how the router is reached from outside the cluster", "choice",

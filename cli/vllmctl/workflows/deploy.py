@@ -383,9 +383,9 @@ def _prepare_cluster(run: _Run) -> dict:
     run.step(f"namespace {s.namespace}")
     if run.current is None and run.ctx.kube.read_namespace(s.namespace) is not None:
         run.secrets_before = _secrets_present(run.ctx)  # what an --atomic undo of a first install keeps
-    if run.ctx.kube.ensure_namespace(s.namespace):
+    if run.ctx.kube.ensure_namespace(s.namespace, s.pod_security):
         run.created_namespace = True
-        result.notes.append(f"created namespace {s.namespace} (Pod Security baseline)")
+        result.notes.append(f"created namespace {s.namespace} (Pod Security {s.pod_security})")
     run.step("secrets")
     secrets = prepare_secrets(s, run.ctx.secrets, run.loaded.models, api_key=s.api_key_enabled, yes=run.opts.yes,
                               prompt=run.opts.prompt)

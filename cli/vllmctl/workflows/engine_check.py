@@ -6,8 +6,11 @@ from vllmctl.core.engine_args import ERROR, check_model_spec
 from vllmctl.core.engine_argv import describe_source
 from vllmctl.core.models_file import InvalidModels, ModelsDocument, Problem
 
-# rendering puts `--served-model-name <name>` first in every model's extraArgs (core.render)
-RENDERED_EXTRA_ARGS = frozenset({0, 1})
+
+def rendered_extra_args(spec: dict) -> frozenset[int]:
+    """The leading extraArgs rendering puts first: `--served-model-name <name>`, and the partner's name
+    for a disaggregated prefill half (the only engines vllmctl renders with enablePD; core.routing)."""
+    return frozenset(range(3 if (spec.get("lmcacheConfig") or {}).get("enablePD") else 2))
 
 
 def _problem(doc: ModelsDocument, index: int | None, p, moved: dict[tuple, tuple]) -> Problem:
@@ -26,7 +29,7 @@ def check_engine_args(doc: ModelsDocument, values: dict, chart_version: str,
     errors: list[Problem] = []
     warnings: dict[str, None] = {}
     for spec in values.get("servingEngineSpec", {}).get("modelSpec", []):
-        problems, tag_warning = check_model_spec(spec, chart_version, rendered_extra_args=RENDERED_EXTRA_ARGS)
+        problems, tag_warning = check_model_spec(spec, chart_version, rendered_extra_args=rendered_extra_args(spec))
         if tag_warning:
             warnings[f"model '{spec['name']}': {tag_warning}"] = None
         for p in problems:
@@ -63,7 +66,7 @@ def deep_report(settings, rendered, chart_version: str, *, model_config=None):
         DeepCheckModel(
             ms["name"],
             ms["modelURL"],
-            engine_argv(ms, chart_version, rendered_extra_args=RENDERED_EXTRA_ARGS),
+            engine_argv(ms, chart_version, rendered_extra_args=rendered_extra_args(ms)),
             revision=ms.get("modelRevision") or "main",
             gpu_memory_bytes=gpu_bytes,
         )

@@ -24,7 +24,7 @@ from vllmctl.core.quantity import QuantityError, parse_quantity
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput
 from vllmctl.workflows import model_facts as facts_wf
-from vllmctl.workflows.engine_check import RENDERED_EXTRA_ARGS
+from vllmctl.workflows.engine_check import rendered_extra_args
 
 # Where each finding points in the model's models.yaml entry.
 _FINDING_KEYS = {
@@ -70,7 +70,7 @@ def inputs(values: Mapping[str, Any], chart_version: str) -> list[tuple[fit.FitI
         tag = ms.get("tag")
         if tag not in specs:
             specs[tag] = spec_for_tag(tag)[0]
-        vals = effective_values(engine_argv(ms, chart_version, rendered_extra_args=RENDERED_EXTRA_ARGS), specs[tag])
+        vals = effective_values(engine_argv(ms, chart_version, rendered_extra_args=rendered_extra_args(ms)), specs[tag])
         inp = fit.FitInput(
             name=ms["name"], model_url=ms["modelURL"], gpus=int(ms.get("requestGPU") or 0),
             replicas=int(ms.get("replicaCount") or 0),

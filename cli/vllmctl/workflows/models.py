@@ -101,13 +101,16 @@ def load_overlay(settings: Settings, version: str) -> overlay_core.Overlay:
 def settings_rules(doc, models: list, settings: Settings, version: str) -> list[str]:
     """Rules that need the settings as well as models.yaml: the router's exposure and each model's
     GPU vendor against the runtime class. Errors raise (at their line); warnings are returned."""
-    from vllmctl.core import exposure, lora, multinode, placement, scaling, shared_cache
+    from vllmctl.core import exposure, lora, multinode, placement, routing, scaling, shared_cache
 
     problems = exposure.problems(settings, version) + scaling.monitoring_problems(
         version, settings.monitoring, settings.service_monitor_labels) + shared_cache.problems(settings, version)
+    problems += routing.settings_problems(settings, version, models)
     if problems:
         raise InvalidInput("; ".join(problems) + ".")
     located, warnings = [], exposure.warnings(settings)
+    located += [doc.problem((index, *loc), message)
+                for index, loc, message in routing.release_problems(list(enumerate(models)), settings, version)]
     for index, m in enumerate(models):
         errors, notes = placement.vendor_problems(m, settings.runtime_class, settings.model_image)
         notes = notes + multinode.warnings(m)
@@ -115,7 +118,7 @@ def settings_rules(doc, models: list, settings: Settings, version: str) -> list[
             errors = errors + shared_cache.entry_problems(m)
             notes = notes + shared_cache.warnings(m)
         located += [doc.problem((index, *loc), message) for loc, message in errors]
-        warnings += notes + lora.warnings(m)
+        warnings += notes + lora.warnings(m) + routing.warnings(m, settings)
     if located:
         raise models_file.InvalidModels(located)
     return warnings

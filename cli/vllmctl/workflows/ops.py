@@ -257,7 +257,7 @@ def _interleave(kube: KubeObjects, settings: Settings, pods: list[str], containe
 
 # ---------------------------------------------------------------------- namespaces
 def create_namespace(settings: Settings, kube: KubeObjects | None = None) -> bool:
-    return (kube or connect(settings)).ensure_namespace(settings.namespace)
+    return (kube or connect(settings)).ensure_namespace(settings.namespace, settings.pod_security)
 
 
 def namespace_claims(kube: KubeObjects, settings: Settings) -> list[str]:
