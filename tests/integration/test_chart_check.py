@@ -123,10 +123,20 @@ def test_session_routing_needs_the_key_which_reaches_the_router(chart):
     assert args[args.index("--session-key") + 1] == "x-user-id"
 
 
-@pytest.mark.parametrize("logic", ["kvaware", "disaggregated_prefill"])
-def test_kvaware_and_disaggregated_prefill_are_refused_before_rollout(chart, logic):
-    (problem,) = refused(chart, routing_logic=logic)
-    assert f"routing logic {logic} cannot work without" in problem
+def test_kvaware_without_lmcache_is_refused_before_rollout_and_passes_the_check_with_it(chart):
+    problems = refused(chart, routing_logic="kvaware")
+    assert [p.split(": ", 1)[0] for p in problems] == ["models.yaml:1:9", "models.yaml:7:9"]
+    assert all("VLLM_ROUTING_LOGIC=kvaware routes by the KV cache" in p for p in problems)
+    with_lmcache = MODELS.replace("  hfTokenRequired: false\n", "  hfTokenRequired: false\n  lmcache: {}\n").replace(
+        "  hfTokenRequired: true\n", "  hfTokenRequired: true\n  lmcache: {}\n")
+    result = check(chart, with_lmcache, routing_logic="kvaware")
+    _, container = engine(result.manifest, "tp")
+    assert {"name": "LMCACHE_ENABLE_CONTROLLER", "value": "True"} in container["env"]
+
+
+def test_disaggregated_prefill_without_roles_is_refused_before_rollout(chart):
+    problems = refused(chart, routing_logic="disaggregated_prefill")
+    assert "sends every request to one prefill and one decode engine" in problems[0]
 
 
 def test_the_router_memory_warning_follows_each_versions_own_default(chart):
