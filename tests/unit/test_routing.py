@@ -105,6 +105,13 @@ def test_an_image_not_known_to_carry_lmcache_is_a_warning(image, warned):
     assert any("is not known to carry it" in w for w in loaded.warnings) == warned, loaded.warnings
 
 
+@pytest.mark.parametrize(("memory", "warned"), [("21Gi", False), ("20G", True), ("16Gi", True)])
+def test_a_cpu_offload_buffer_that_leaves_the_engine_no_memory_is_a_warning(memory, warned):
+    loaded = validate_text(KV + f"  requestMemory: {memory}\n", "models.yaml", Settings())
+    found = [w for w in loaded.warnings if "cpuOffloadingBufferSize 20 GB is not below its requestMemory" in w]
+    assert bool(found) == warned, loaded.warnings
+
+
 def test_the_privileged_opt_in_says_so_for_each_half():
     loaded = validate_text(PD, "models.yaml", Settings(**PD_SETTINGS))
     assert [w for w in loaded.warnings if "hostIPC and hostPID" in w] == [

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from vllmctl.core import chart
+from vllmctl.core.quantity import parse_quantity
 
 CONTROLLER_PORT = 9000  # the chart's fixed router `lmcache-port`, container and Service
 REPLY_PORT = 9001
@@ -193,6 +194,12 @@ def warnings(entry, settings) -> list[str]:
     if image != LMCACHE_IMAGE and not (image == VLLM_IMAGE and _vllm_with_lmcache(tag)):
         out.append(f"model {entry.name!r} runs LMCache but its image {image}:{tag} is not known to carry it "
                    f"(`{LMCACHE_IMAGE}`, or {VLLM_IMAGE} v0.14.0 and later): without it the engine exits at start")
+    offload = entry.lmcache.cpuOffloadingBufferSize
+    if offload and offload * 10**9 >= parse_quantity(entry.limitMemory or entry.requestMemory):
+        which = "limitMemory" if entry.limitMemory else "requestMemory"
+        out.append(f"model {entry.name!r}: lmcache.cpuOffloadingBufferSize {offload} GB is not below its {which} "
+                   f"{entry.limitMemory or entry.requestMemory}, and the engine needs memory of its own besides the "
+                   f"buffer: raise {which} or shrink the buffer")
     if entry.lmcache.role is not None and settings.pod_security == PRIVILEGED:
         out.append(f"model {entry.name!r} ({entry.lmcache.role}) runs with hostIPC and hostPID: namespace "
                    f"{settings.namespace!r} is labelled Pod Security privileged for it (VLLM_POD_SECURITY)")
