@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vllmctl.core import chart_move, lora
 from vllmctl.core import plan as plan_core
@@ -29,6 +30,11 @@ from vllmctl.workflows.connection import (
 )
 from vllmctl.workflows.ports import HelmReleases
 from vllmctl.workflows.rollout import Target, watch
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from vllmctl.adapters.chart_source import ChartRef
 
 
 @dataclass
@@ -132,23 +138,33 @@ def preflight_failure(findings) -> OperationFailed | None:
                            hint="Fix it, or pass --skip-preflight to deploy anyway.")
 
 
-def _render(run: _Run, hf_token_models):
-    """vllmctl's rendering of the models for these token answers; the same answers (the offline
-    guess and the secrets step agree, as on every no-op upgrade) reuse one rendering."""
-    from vllmctl.workflows.render import render_models
+@dataclass
+class _Renders:
+    """vllmctl's renderings of the models: the same settings and token answers (the offline guess
+    and the secrets step agree, as on every no-op upgrade) reuse one rendering."""
 
-    key = (run.s, frozenset(hf_token_models))
-    if run.renders and run.renders[0] == key:
-        return run.renders[1]
-    loaded = run.loaded
-    # render_models decides per model from hfTokenRequired, else this answer: the secrets step's
-    gated = {m.modelURL: m.name in hf_token_models for m in loaded.models}
-    _, rendered = render_models(run.s, gated=gated, loaded=loaded)
-    # a second rendering (offline for the move check, then with the secrets' answers) adds the
-    # same engine-flag warnings again
-    loaded.warnings[:] = list(dict.fromkeys(loaded.warnings))
-    run.renders = (key, rendered)
-    return rendered
+    loaded: models_wf.LoadedModels
+    last: tuple | None = None  # ((settings, token answers), the rendering)
+
+    def of(self, s: Settings, hf_token_models):
+        from vllmctl.workflows.render import render_models
+
+        key = (s, frozenset(hf_token_models))
+        if self.last and self.last[0] == key:
+            return self.last[1]
+        loaded = self.loaded
+        # render_models decides per model from hfTokenRequired, else this answer: the secrets step's
+        gated = {m.modelURL: m.name in hf_token_models for m in loaded.models}
+        _, rendered = render_models(s, gated=gated, loaded=loaded)
+        # a second rendering (offline for the move check, then with the secrets' answers) adds the
+        # same engine-flag warnings again
+        loaded.warnings[:] = list(dict.fromkeys(loaded.warnings))
+        self.last = (key, rendered)
+        return rendered
+
+
+def _render(run: _Run, hf_token_models):
+    return run.renders.of(run.s, hf_token_models)
 
 
 async def _release_state(helm: HelmReleases, s: Settings):
@@ -176,11 +192,15 @@ class _Run:
     deployed_manifest: str = ""
     facts: object = None
     rendered: tuple[dict, str] | None = None  # values the move check templated, and their manifest
-    renders: tuple | None = None  # ((settings, token answers), the rendering): see _render
+    renders: _Renders = field(init=False)
+    ahead: tuple[dict, Future] | None = None  # values, and their `helm template` started early: see _start
     manifest: str = ""
     confirmed: frozenset[str] = frozenset()  # objects --recreate was allowed to delete
     created_namespace: bool = False
     secrets_before: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.renders = _Renders(self.loaded)
 
     @property
     def s(self) -> Settings:
@@ -222,8 +242,10 @@ def deploy(settings: Settings, opts: DeployOptions, ctx: Context | None = None) 
 
 
 def _start(settings: Settings, opts: DeployOptions) -> _Run:
-    """The chart, the models, the connection; then the cluster facts (API server) and the release
-    state (helm), read at the same time."""
+    """The chart, the models, the release state, the connection, the cluster facts. helm works on
+    the other core meanwhile: it reads the release while this one loads the models, then renders
+    the chart for the offline values (which the chart check needs) while this one imports the
+    kubernetes client."""
     from concurrent.futures import ThreadPoolExecutor
 
     from vllmctl.adapters import chart_source
@@ -233,13 +255,32 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
     chart = chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
     reader = Helm(location(settings.kube_context))
-    with ThreadPoolExecutor(1) as pool:
-        # helm runs on the other core while this one loads the models and imports the client
+    pool = ThreadPoolExecutor(1)
+    try:
         state = pool.submit(reader.run, _release_state(reader, settings))
-        loaded = models_wf.load(settings)
-        run = _begin(opts, connect(settings, chart), loaded)
-        run.current, run.deployed_values, run.deployed_manifest = state.result()
+        renders = _Renders(models_wf.load(settings))
+        current, deployed_values, deployed_manifest = state.result()
+        ahead = _template_ahead(pool, reader, chart, opts, renders, current, deployed_values, settings)
+        run = _begin(opts, connect(settings, chart), renders.loaded)
+    finally:
+        pool.shutdown(wait=False)  # the early `helm template` goes on; its result is read when needed
+    run.current, run.deployed_values, run.deployed_manifest = current, deployed_values, deployed_manifest
+    run.renders, run.ahead = renders, ahead
     return run
+
+
+def _template_ahead(pool, helm: HelmReleases, chart: ChartRef, opts: DeployOptions, renders: _Renders,
+                    current: ReleaseInfo | None, deployed_values: dict | None, s: Settings):
+    """The offline values and their `helm template`, started in the pool; None where no step will
+    template them (a release to wait for or to create first, or already made from these values)."""
+    if (current is None and opts.mode == "upgrade") or (current is not None and current.pending):
+        return None
+    s = _chosen(s, opts, deployed_values)
+    values = renders.of(s, _offline_hf_models(renders.loaded.models, deployed_values)).values
+    if current is not None and current.status == "deployed" and plan_core.same_release(
+            deployed_values, values, current.chart, chart.label):
+        return None
+    return values, pool.submit(helm.run, helm.template(s.release, chart, values, s.namespace))
 
 
 def _start_on(ctx: Context, opts: DeployOptions) -> _Run:
@@ -272,9 +313,13 @@ def _check_release(run: _Run) -> None:
     if run.opts.mode == "upgrade" and current is None:
         raise InvalidInput(f"no release {s.release!r} in namespace {s.namespace!r} on {run.ctx.kube.describe()}: "
                            "run `vllmctl install` first.")
-    deployed = run.deployed_values if current else None
-    run.ctx.settings = _with_strategy_choice(_with_api_key_choice(s, run.opts.api_key, deployed),
-                                             run.opts.update_strategy, deployed)
+    run.ctx.settings = _chosen(s, run.opts, run.deployed_values if current else None)
+
+
+def _chosen(s: Settings, opts: DeployOptions, deployed_values: dict | None) -> Settings:
+    """The settings with the API key and update strategy the command, else the deployed release, decides."""
+    return _with_strategy_choice(_with_api_key_choice(s, opts.api_key, deployed_values), opts.update_strategy,
+                                 deployed_values)
 
 
 def _preflight(run: _Run) -> None:
@@ -419,6 +464,8 @@ def _render_chart(run: _Run, values: dict) -> str:
     """`helm template` of these values (the chart-move check's manifest when it rendered the same)."""
     if run.rendered is not None and run.rendered[0] == values:
         return run.rendered[1]
+    if run.ahead is not None and run.ahead[0] == values:
+        return run.ahead[1].result()
     run.step("rendering the chart")
     helm = run.ctx.helm
     return helm.run(helm.template(run.s.release, run.ctx.chart, values, run.s.namespace))
