@@ -5,7 +5,8 @@
     VLLM_TARGET_DEVICE=cpu python scripts/gen_engine_args.py verdicts   # golden verdicts
 
 `data` walks the real `vllm serve` parser and writes
-cli/vllmctl/core/engine_data/vllm-<version>.json; `verdicts` runs the real parser (and
+cli/vllmctl/core/engine_data/vllm-<version>.json; `fields` asks pydantic which probe values each recorded config
+field type refuses; `verdicts` runs the real parser (and
 `validate_parsed_serve_args`) on every case of tests/unit/data/engine_cases.json and writes
 tests/unit/data/engine_verdicts-<version>.json. Needs only vllm and the standard library, so it
 runs in a separate engine virtualenv without vllmctl installed. Output is deterministic.
@@ -83,24 +84,96 @@ def _closure(fn) -> dict:
     return {n: c.cell_contents for n, c in zip(names, cells, strict=False)}
 
 
+# Fields whose `before` validator reads an enum member's name (any case) as well as its value.
+ENUM_NAME_FIELDS = {("CompilationConfig", "mode"), ("CompilationConfig", "cudagraph_mode")}
+
+
 def describe_dataclass(cls, depth: int = 0) -> dict:
+    import typing
+
     out: dict = {"name": "dataclass", "class": cls.__name__}
     cfg = getattr(cls, "__pydantic_config__", None) or {}
     out["extra"] = cfg.get("extra") or ("forbid" if hasattr(cls, "__pydantic_fields__") else "ignore")
+    hints = typing.get_type_hints(cls)
     keys: dict = {}
+    types: dict = {}
     for f in dataclasses.fields(cls):
         nested = None
         if depth < 2:
-            import typing
-
-            hints = {f.type} if isinstance(f.type, type) else set(typing.get_args(f.type))
-            for h in hints:
+            members = {hints[f.name]} if isinstance(hints[f.name], type) else set(typing.get_args(hints[f.name]))
+            for h in members:
                 if isinstance(h, type) and dataclasses.is_dataclass(h):
                     nested = describe_dataclass(h, depth + 1)
                     break
         keys[f.name] = nested
+        checked = _checked_field_type(cls, f.name, hints[f.name])
+        if checked is not None:
+            types[f.name] = checked
     out["keys"] = keys
+    out["types"] = types
     return out
+
+
+def _field_validator_modes(cls, name: str) -> set[str]:
+    decorators = getattr(cls, "__pydantic_decorators__", None)
+    if decorators is None:
+        return set()
+    return {v.info.mode for v in decorators.field_validators.values() if name in v.info.fields or "*" in v.info.fields}
+
+
+def _checked_field_type(cls, name: str, hint) -> dict | None:
+    """The JSON types pydantic accepts for one field, or None where vllmctl leaves it to vLLM (a
+    validator that rewrites the input, a type the checker does not model)."""
+    if not next(f for f in dataclasses.fields(cls) if f.name == name).init:
+        return {"t": "internal"}  # set by vLLM itself: pydantic refuses it as an unexpected argument
+    modes = _field_validator_modes(cls, name)
+    decorators = getattr(cls, "__pydantic_decorators__", None)
+    if decorators is not None and any(v.info.mode != "after" for v in decorators.model_validators.values()):
+        return None
+    if (cls.__name__, name) in ENUM_NAME_FIELDS:
+        desc = {"t": "enum", "values": [m.value for m in hint if isinstance(m.value, int)],
+                "names": sorted(hint.__members__)}
+    elif modes - {"after", "wrap"}:
+        return None
+    else:
+        desc = json_type(hint)
+    if desc is not None and "wrap" in modes:  # vLLM's only wrap validator, _skip_none_validation, lets None through
+        desc = {"t": "union", "of": [desc, {"t": "null"}]}
+    bounds = _bounds(cls, name)
+    return {**desc, "bounds": bounds} if desc is not None and bounds else desc
+
+
+_BOUNDS = {"Ge": "ge", "Gt": "gt", "Le": "le", "Lt": "lt", "MinLen": "min_length", "MaxLen": "max_length"}
+
+
+def _bounds(cls, name: str) -> dict:
+    """The annotated_types constraints pydantic checks on a field (Field(ge=1), Annotated[int, Gt(0)])."""
+    info = (getattr(cls, "__pydantic_fields__", None) or {}).get(name)
+    out = {}
+    for m in getattr(info, "metadata", ()):
+        key = _BOUNDS.get(type(m).__name__)
+        if key is not None:
+            out[key] = getattr(m, key)
+    return out
+
+
+def json_type(hint) -> dict | None:
+    """A small description of a type hint for the stdlib checker (engine_args._type_ok), or None."""
+    import types
+    import typing
+
+    simple = {bool: "bool", int: "int", float: "float", str: "str", type(None): "null"}
+    if hint in simple:
+        return {"t": simple[hint]}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal and all(isinstance(a, str | int) and not isinstance(a, bool) for a in args):
+        return {"t": "literal", "values": list(args)}
+    if origin in (list, set) and len(args) == 1:
+        return {"t": "list", "item": json_type(args[0])}
+    if origin in (typing.Union, types.UnionType):
+        members = [json_type(a) for a in args]
+        return None if None in members else {"t": "union", "of": members}
+    return None
 
 
 def describe_type(fn) -> dict:
@@ -241,6 +314,48 @@ def verdict(argv: list[str]) -> dict:
     return {"ok": True, "error": None}
 
 
+# JSON values tried on every field whose type the data records (test_parser_parity.py)
+FIELD_PROBES = [True, False, 0, 1, 2, 3, -1, 0.0, 1.0, 3.0, 3.5, 1e2, "3", " 3 ", "3.0", "+3", "1_000", "1e2", "inf",
+                "yes", "On", "abc", "NONE", "vllm_compile", "inductor", "json", "", None, [1, 2], ["a"], [], {}]
+
+
+def _dataclass_of(fn):
+    while not getattr(fn, "__qualname__", "").endswith("parse_dataclass"):
+        fn = _closure(fn)["return_type"]  # optional_type / parse_type wrappers, as describe_type reads them
+    return fn.__defaults__[0]
+
+
+def _field_error(adapter, key: str, value, validation_error) -> str | None:
+    """The pydantic error type when `{key: value}` is refused at that key, "raised" when a validator of
+    the config raises outside pydantic (vLLM would not start either), else None."""
+    try:
+        adapter.validate_json(json.dumps({key: value}))
+    except validation_error as e:
+        return next((err["type"] for err in e.errors() if err["loc"][:1] == (key,)), None)
+    except Exception:
+        return "raised"
+    return None
+
+
+def field_verdicts() -> dict:
+    """For each recorded field type and probe value: does pydantic refuse `{field: value}` at that field?"""
+    import vllm
+    from pydantic import TypeAdapter, ValidationError
+
+    _, serve = build_parser()
+    out = []
+    for action in serve._actions:
+        desc = describe_type(action.type) if action.nargs != 0 else {}
+        if desc.get("name") != "dataclass":
+            continue
+        adapter = TypeAdapter(_dataclass_of(action.type))
+        for key in desc["types"]:
+            for value in FIELD_PROBES:
+                out.append({"option": action.option_strings[0], "key": key, "value": value,
+                            "refused": _field_error(adapter, key, value, ValidationError)})
+    return {"vllm_version": vllm.__version__, "fields": out}
+
+
 _PARSERS: list = []
 
 
@@ -271,7 +386,7 @@ def _dump(obj, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", nargs="?", choices=["data", "verdicts"], default="data")
+    ap.add_argument("mode", nargs="?", choices=["data", "verdicts", "fields"], default="data")
     ap.add_argument("--cases", type=Path, default=CASES)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -281,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     version = vllm.__version__
     if args.mode == "data":
         _dump(generate(), args.out or DATA_DIR / f"vllm-{version}.json")
+    elif args.mode == "fields":
+        _dump(field_verdicts(), args.out or Path(f"field_verdicts-{version}.json"))
     else:
         _dump(verdicts(args.cases), args.out or CASES.parent / f"engine_verdicts-{version}.json")
     return 0

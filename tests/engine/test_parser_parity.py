@@ -92,6 +92,25 @@ def test_checker_matches_the_real_parser_on_every_case(vllm_python, tmp_path):
         assert ea.parser_rejects(problems) == (not v["ok"]), (v["id"], v["error"], [str(p) for p in problems])
 
 
+@pytest.mark.real
+def test_config_field_types_match_pydantic_on_every_probe(vllm_python, tmp_path):
+    """Every recorded config field against a battery of JSON values: vllmctl refuses exactly what
+    vLLM's pydantic validation refuses at that key (or what a validator raises on)."""
+    python, version = vllm_python
+    out = tmp_path / "fields.json"
+    _gen(python, "fields", "--out", str(out))
+    fields = json.loads(out.read_text())["fields"]
+    assert len(fields) > 1000
+    spec = ea.load_spec(version)
+    wrong = []
+    for f in fields:
+        problems = ea.check_argv(["m", f["option"], json.dumps({f["key"]: f["value"]})], spec)
+        refused = any(p.severity == ea.ERROR and repr(f["key"]) in p.message for p in problems)
+        if refused != bool(f["refused"]):
+            wrong.append((f, [str(p) for p in problems]))
+    assert not wrong, wrong[:5]
+
+
 def _model(name: str, **vllm_config) -> DeepCheckModel:
     spec = {"name": name, "modelURL": "Qwen/Qwen2.5-0.5B-Instruct",
             "vllmConfig": {"extraArgs": ["--served-model-name", name], **vllm_config}}

@@ -90,6 +90,34 @@ def test_json_config_key_and_syntax_errors():
     assert p.code == "bad-json" and "too deeply" in p.message
 
 
+def test_dotted_key_values_are_type_checked_like_the_json_form():
+    (p,) = _errors(["m", "--compilation-config.mode", "abc"])
+    assert p.code == "bad-json" and p.stage == "parser" and p.source == ("argv", 1)
+    assert p.message.startswith("--compilation-config key 'mode' expects one of 0, 1, 2, 3, \"DYNAMO_TRACE_ONCE\"")
+    assert p.message.endswith('got "abc".')
+    (p,) = _errors(["m", "--compilation-config", '{"backend": 3}'])
+    assert p.message == "--compilation-config key 'backend' expects a string, got 3."
+    (p,) = _errors(["m", "--compilation-config.cudagraph_capture_sizes+", "a,b"])
+    assert p.message == ("--compilation-config key 'cudagraph_capture_sizes' expects a list of integers, "
+                         'got ["a", "b"].')
+    (p,) = _errors(["m", "--eplb-config.window_size", "0"])
+    assert p.code == "out-of-range" and p.message == "--eplb-config key 'window_size' must be greater than 0, got 0."
+    (p,) = _errors(["m", "--compilation-config.compilation_time", "1"])
+    assert "set by vLLM itself" in p.message
+    for ok in (["-cc.mode", "VLLM_COMPILE"], ["-cc.mode", "3"], ["-cc.use_inductor_graph_partition", "off"],
+               ["--profiler-config.max_iterations", "1k"], ["--kv-transfer-config.kv_port", "14579"]):
+        assert _errors(["m", *ok]) == [], ok
+
+
+def test_a_wrong_dotted_value_points_at_its_own_extra_args_item():
+    spec = _spec(extraArgs=["--compilation-config.backend", "inductor",
+                            "--compilation-config.pass_config.fuse_norm_quant", "maybe"])
+    (p,) = _check_spec(spec)
+    assert p.yaml_path == ("vllmConfig", "extraArgs", 2) and p.flag == "--compilation-config"
+    assert p.message == ("--compilation-config key pass_config.'fuse_norm_quant' expects true or false or null, "
+                         'got "maybe".')
+
+
 def test_ranges_are_engine_stage_errors():
     (p,) = _errors(["m", "--gpu-memory-utilization", "1.5"])
     assert p.stage == "engine" and p.code == "out-of-range"

@@ -3,8 +3,10 @@
 The data (engine_data/vllm-<version>.json) is produced from the real parser by
 scripts/gen_engine_args.py; this module re-applies what vLLM's FlexibleArgumentParser and
 argparse do with it (underscore normalisation, `-O3`, dotted JSON keys, unique-prefix
-abbreviations, `--flag=value`) without importing vllm, and adds the checks vLLM only makes later
-(companion flags, value ranges) plus clashes with the flags the chart derives from models.yaml.
+abbreviations, `--flag=value`) without importing vllm, checks the keys and field values of JSON
+config flags as vLLM's pydantic validation does (core/engine_config_fields.py), and adds the checks
+vLLM only makes later (companion flags, value ranges) plus clashes with the flags the chart derives
+from models.yaml.
 Standard library only: it runs on every `validate`, `render` and `install`.
 
 Why the matching below is not a stdlib `argparse.ArgumentParser` built from the data: that was tried
@@ -44,6 +46,7 @@ from vllmctl.core.engine_argv import (
     describe_source,
     models_yaml_path,
 )
+from vllmctl.core.engine_config_fields import field_problem
 
 DATA_DIR = Path(__file__).with_name("engine_data")
 
@@ -162,9 +165,10 @@ _JSON_STRINGS = re.compile(r'("(?:[^"\\]|\\.)*")')
 
 
 class _BadValue(Exception):
-    def __init__(self, message: str, code: str = "bad-type"):
+    def __init__(self, message: str, code: str = "bad-type", key: str = ""):
         super().__init__(message)
         self.code = code
+        self.key = key  # the JSON config key ("pass_config.fuse_norm_quant") the value is wrong at, if any
 
 
 def _human_int(value: str) -> int:
@@ -216,6 +220,18 @@ def _check_keys(flag: str, obj: Any, desc: dict, path: str = "") -> None:
         nested = keys[key]
         if nested and isinstance(value, dict):
             _check_keys(flag, value, nested, f"{path}{key}.")
+        elif key in desc.get("types", {}):
+            try:
+                _check_field(flag, f"{path}{key!r}", desc["types"][key], value)
+            except _BadValue as e:
+                e.key = f"{path}{key}"
+                raise
+
+
+def _check_field(flag: str, key: str, t: dict, value: Any) -> None:
+    problem = field_problem(t, value)
+    if problem is not None:
+        raise _BadValue(f"{flag} key {key} {problem[0]}.", problem[1])
 
 
 _TYPE_WORDS = {
@@ -305,7 +321,12 @@ def _preprocess(tokens: Sequence[ArgToken], ctx: _Ctx) -> list[_Tok]:
             out.append(_Tok("--optimization-level", tok))
         else:
             out.append(_Tok(arg, tok))
-    # Dotted JSON keys (--compilation-config.mode 3) are folded into one JSON argument at the end.
+    return _fold_dotted(out, ctx)
+
+
+def _fold_dotted(out: list[_Tok], ctx: _Ctx) -> list[_Tok]:
+    """Dotted JSON keys (--compilation-config.mode 3) folded into one JSON argument at the end, as
+    FlexibleArgumentParser does; ctx.dotted remembers which item set each key."""
     dotted: dict[str, tuple[dict, ArgToken]] = {}
     kept: list[_Tok] = []
     skip = set()
@@ -340,6 +361,7 @@ def _preprocess(tokens: Sequence[ArgToken], ctx: _Ctx) -> list[_Tok]:
         for k in reversed(keys):
             parsed = {k: parsed}
         merged, first = dotted.get(key, ({}, t.origin))
+        ctx.dotted[(first.source, ".".join(keys))] = t.origin
         _merge(merged, parsed)
         dotted[key] = (merged, first)
     for key, (merged, first) in dotted.items():
@@ -365,6 +387,8 @@ class _Ctx:
         self.model = model
         self.spec = spec
         self.problems: list[EngineArgProblem] = []
+        # (source of the folded JSON argument, "key.subkey") -> the dotted item that set that key
+        self.dotted: dict[tuple[Source, str], ArgToken] = {}
 
     def add(self, tok: ArgToken, flag: str, message: str, code: str, severity: str = ERROR,
             stage: str = "parser") -> None:
@@ -574,7 +598,7 @@ def _take(ctx: _Ctx, opt: dict, flag: str, raws: list[str], tok: ArgToken,
                 _check_lora(opt, flag, raw)
             values.append(v)
         except _BadValue as e:
-            ctx.add(tok, flag, str(e), e.code)
+            ctx.add(ctx.dotted.get((tok.source, e.key), tok), flag, str(e), e.code)
             values.append(None)
     value = values[0] if opt["nargs"] in (None, "?") else values
     return Occurrence(opt, flag, value, raws, tok, value_tokens)
