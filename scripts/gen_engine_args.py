@@ -38,6 +38,18 @@ RULES = [
     {"kind": "excludes", "dest": "enable_per_request_metrics", "other": "disable_log_stats"},
     {"kind": "excludes", "dest": "grpc", "other": "grpc_port"},
     {"kind": "range", "dest": "sse_keep_alive_interval", "min": 0, "stage": "parser"},
+    # validate_multi_port_external_lb_args (entrypoints/launchers/dp_supervisor.py), which
+    # validate_parsed_serve_args calls for --data-parallel-multi-port-external-lb
+    *({"kind": "excludes", "dest": "data_parallel_multi_port_external_lb", "other": other}
+      for other in ("grpc", "uds", "data_parallel_rank", "data_parallel_external_lb", "data_parallel_hybrid_lb",
+                    "grpc_port")),  # grpc_port: validate_grpc_port_arg
+    {"kind": "excludes", "dest": "data_parallel_multi_port_external_lb", "other": "api_server_count", "allow": [1]},
+    {"kind": "requires", "dest": "data_parallel_multi_port_external_lb", "needs": "data_parallel_size", "min": 2},
+    {"kind": "requires", "dest": "data_parallel_multi_port_external_lb", "needs": "data_parallel_size_local", "min": 2},
+    {"kind": "divides", "dest": "data_parallel_multi_port_external_lb", "divisor": "data_parallel_size_local",
+     "of": "data_parallel_size"},
+    *({"kind": "requires", "dest": a, "needs": b, "when": "data_parallel_multi_port_external_lb"}
+      for a, b in (("ssl_keyfile", "ssl_certfile"), ("ssl_certfile", "ssl_keyfile"))),
     # CacheConfig / ParallelConfig / SchedulerConfig validation at engine start
     {"kind": "range", "dest": "gpu_memory_utilization", "min": 0, "min_exclusive": True, "max": 1},
     {"kind": "range", "dest": "tensor_parallel_size", "min": 1},

@@ -118,6 +118,29 @@ def test_a_wrong_dotted_value_points_at_its_own_extra_args_item():
                          'got "maybe".')
 
 
+def test_multi_port_external_lb_rules_name_both_flags():
+    mp = "--data-parallel-multi-port-external-lb"
+    assert [p.message for p in _errors(["m", mp])] == [
+        f"{mp} requires --data-parallel-size of at least 2 (not given: the default is 1).",
+        f"{mp} requires --data-parallel-size-local of at least 2 (not given)."]
+    (p,) = _errors(["m", mp, "-dp", "4", "-dpl", "3"])
+    assert p.message == f"{mp} requires --data-parallel-size (4) to be a multiple of --data-parallel-size-local (3)."
+    (p,) = _errors(["m", "-dpm", "-dp", "4", "-dpl", "2", "-dpn", "0"])
+    assert p.message == "-dpm cannot be combined with -dpn." and p.stage == "parser" and p.source == ("argv", 1)
+    (p,) = _errors(["m", mp, "-dp", "4", "-dpl", "2", "--api-server-count", "2"])
+    assert p.message == f"{mp} cannot be combined with --api-server-count 2; it allows --api-server-count 1 only."
+    assert _errors(["m", mp, "-dp", "4", "-dpl", "2", "--api-server-count", "1", "--ssl-keyfile", "/k",
+                    "--ssl-certfile", "/c"]) == []
+    (p,) = _errors(["m", mp, "-dp", "2", "-dpl", "2", "--ssl-keyfile", "/k"])
+    assert p.message == "--ssl-keyfile requires --ssl-certfile."
+    assert _errors(["m", "--ssl-keyfile", "/k"]) == []  # vLLM pairs them up front only for multi-port
+
+
+def test_multi_port_in_extra_args_is_refused_at_its_item():
+    (p,) = _check_spec(_spec(extraArgs=["--data-parallel-size", "2", "--data-parallel-multi-port-external-lb"]))
+    assert p.yaml_path == ("vllmConfig", "extraArgs", 2) and "--data-parallel-size-local" in p.message
+
+
 def test_ranges_are_engine_stage_errors():
     (p,) = _errors(["m", "--gpu-memory-utilization", "1.5"])
     assert p.stage == "engine" and p.code == "out-of-range"

@@ -630,34 +630,76 @@ def _truthy(o: Occurrence | None) -> bool:
 
 def _apply_rules(ctx: _Ctx, occ: list[Occurrence]) -> None:
     final = _final_values(occ)
+    checks = {"requires": _check_requires, "excludes": _check_excludes, "known_value": _check_known_value,
+              "range": _check_range, "divides": _check_divides}
     for rule in ctx.spec.rules:
-        kind, dest = rule["kind"], rule["dest"]
-        o = final.get(dest)
+        o = final.get(rule["dest"])
         if o is None:  # every rule is about a flag that is given
             continue
-        if kind == "requires" and o.value and not _truthy(final.get(rule["needs"])):
-            needs = ctx.spec.by_dest[rule["needs"]]["option_strings"][0]
-            where = " (set toolCallParser in models.yaml)" if rule["needs"] == "tool_call_parser" else ""
-            ctx.add(o.token, o.flag, f"{o.flag} requires {needs}{where}.", "missing-companion")
-        elif kind == "excludes" and o.value and final.get(rule["other"]) is not None \
-                and final[rule["other"]].value not in (None, False):
-            other = final[rule["other"]]
-            ctx.add(o.token, o.flag, f"{o.flag} cannot be combined with {other.flag}.", "conflicting-flags")
-        elif kind == "known_value" and o.value and o.value not in rule["values"] \
-                and (not rule.get("when") or _truthy(final.get(rule["when"]))) \
-                and not _truthy(final.get(rule.get("unless", ""))):
-            hint = difflib.get_close_matches(str(o.value), rule["values"], n=1, cutoff=0.6)
-            dym = f" (did you mean {hint[0]}?)" if hint else ""
-            ctx.add(o.token, o.flag, f"{o.flag} {o.value!r} is not a parser vLLM {ctx.spec.version} knows{dym}; "
-                    f"choose from {', '.join(rule['values'])}.", "bad-choice", stage="engine")
-        elif kind == "range" and isinstance(o.value, int | float) \
-                and not isinstance(o.value, bool):
-            _check_range(ctx, rule, o)
+        if rule.get("when") and not _truthy(final.get(rule["when"])) or _truthy(final.get(rule.get("unless", ""))):
+            continue
+        checks[rule["kind"]](ctx, rule, o, final)
 
 
-def _check_range(ctx: _Ctx, rule: dict, o: Occurrence) -> None:
+def _value_of(ctx: _Ctx, final: dict[str, Occurrence], dest: str) -> Any:
+    """The value vLLM ends up with for `dest`: the last one given, else the parser's default."""
+    return final[dest].value if dest in final else ctx.spec.by_dest[dest]["default"]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_requires(ctx: _Ctx, rule: dict, o: Occurrence, final: dict[str, Occurrence]) -> None:
+    if not o.value:
+        return
+    needs = ctx.spec.by_dest[rule["needs"]]["option_strings"][0]
+    if "min" in rule:
+        value = _value_of(ctx, final, rule["needs"])
+        if _is_int(value) and value >= rule["min"] or rule["needs"] in final and value is None:
+            return  # a value that did not convert is reported already
+        got = f", got {value}" if rule["needs"] in final else " (not given)" if value is None else \
+            f" (not given: the default is {value})"
+        ctx.add(o.token, o.flag, f"{o.flag} requires {needs} of at least {rule['min']}{got}.", "missing-companion")
+    elif not _truthy(final.get(rule["needs"])):
+        where = " (set toolCallParser in models.yaml)" if rule["needs"] == "tool_call_parser" else ""
+        ctx.add(o.token, o.flag, f"{o.flag} requires {needs}{where}.", "missing-companion")
+
+
+def _check_excludes(ctx: _Ctx, rule: dict, o: Occurrence, final: dict[str, Occurrence]) -> None:
+    other = final.get(rule["other"])
+    # `is`, not `in`: a value 0 (--data-parallel-rank 0) is given, unlike None or a switch left off
+    if not o.value or other is None or other.value is None or other.value is False:
+        return
+    allowed = rule.get("allow")
+    if allowed is None:
+        ctx.add(o.token, o.flag, f"{o.flag} cannot be combined with {other.flag}.", "conflicting-flags")
+    elif other.value not in allowed:
+        ctx.add(o.token, o.flag, f"{o.flag} cannot be combined with {other.flag} {' '.join(other.raw)}; it allows "
+                f"{other.flag} {' or '.join(map(str, allowed))} only.", "conflicting-flags")
+
+
+def _check_divides(ctx: _Ctx, rule: dict, o: Occurrence, final: dict[str, Occurrence]) -> None:
+    divisor, of = _value_of(ctx, final, rule["divisor"]), _value_of(ctx, final, rule["of"])
+    if not o.value or not (_is_int(divisor) and _is_int(of)) or divisor < 1 or of % divisor == 0:
+        return  # a missing or non-positive divisor is a `requires` rule's to report
+    names = [ctx.spec.by_dest[d]["option_strings"][0] for d in (rule["of"], rule["divisor"])]
+    ctx.add(o.token, o.flag, f"{o.flag} requires {names[0]} ({of}) to be a multiple of {names[1]} ({divisor}).",
+            "conflicting-flags")
+
+
+def _check_known_value(ctx: _Ctx, rule: dict, o: Occurrence, final: dict[str, Occurrence]) -> None:
+    if not o.value or o.value in rule["values"]:
+        return
+    hint = difflib.get_close_matches(str(o.value), rule["values"], n=1, cutoff=0.6)
+    dym = f" (did you mean {hint[0]}?)" if hint else ""
+    ctx.add(o.token, o.flag, f"{o.flag} {o.value!r} is not a parser vLLM {ctx.spec.version} knows{dym}; "
+            f"choose from {', '.join(rule['values'])}.", "bad-choice", stage="engine")
+
+
+def _check_range(ctx: _Ctx, rule: dict, o: Occurrence, final: dict[str, Occurrence]) -> None:
     v = o.value
-    if v in rule.get("allow", ()):
+    if not isinstance(v, int | float) or isinstance(v, bool) or v in rule.get("allow", ()):
         return
     lo, hi = rule.get("min"), rule.get("max")
     low_bad = lo is not None and (v <= lo if rule.get("min_exclusive") else v < lo)
