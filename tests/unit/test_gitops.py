@@ -202,6 +202,17 @@ def test_namespace_has_the_pod_security_labels(fmt):
     }
 
 
+def test_a_disaggregated_prefill_release_renders_its_namespace_privileged():
+    from tests.unit.test_routing import PD
+
+    settings = Settings(namespace="llm", release="stack", routing_logic="disaggregated_prefill",
+                        pod_security="privileged")
+    ns = yaml.safe_load(render_files(RenderFormat.argocd, settings, PD)[gitops.NAMESPACE_FILE])
+    labels = ns["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/warn"] == "baseline"  # the API server still says what breaks baseline
+
+
 def _values_of(fmt: RenderFormat) -> dict:
     files = docs(fmt)
     if fmt is RenderFormat.helm:

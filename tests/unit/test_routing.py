@@ -87,6 +87,8 @@ def test_incomplete_or_contradictory_routing_is_refused_at_its_line(text, settin
      "VLLM_ROUTER_PREFIX_MIN_MATCH_LENGTH needs vllm-stack chart 0.1.12 or newer"),
     ({"pod_security": "privileged"}, "VLLM_POD_SECURITY=privileged is only for disaggregated prefill"),
     ({"routing_logic": "kvaware", "router_enabled": False}, "VLLM_ROUTING_LOGIC=kvaware needs the router"),
+    ({"routing_logic": "disaggregated_prefill_orchestrated"}, "cannot be configured: the chart renders only "
+                                                              "LMCache's connector"),
 ])
 def test_settings_that_cannot_work_together_name_the_variable(settings, expected):
     with pytest.raises(InvalidInput, match=expected):

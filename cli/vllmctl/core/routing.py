@@ -47,6 +47,7 @@ VLLM_WITH_LMCACHE = (0, 14, 0)
 KV_FLAG = "--kv-transfer-config"
 ROLE_KV = {"prefill": "kv_producer", "decode": "kv_consumer"}
 PD_LOGIC = "disaggregated_prefill"
+ORCHESTRATED = "disaggregated_prefill_orchestrated"
 PREFILL_FLAG, DECODE_FLAG = "--prefill-model-labels", "--decode-model-labels"
 PRIVILEGED = "privileged"
 
@@ -171,6 +172,10 @@ def settings_problems(settings, version: str, models) -> list[str]:
     """Settings that cannot work together, each a line naming the variable to change."""
     out = []
     length, logic = settings.router_prefix_min_match_length, settings.routing_logic
+    if logic == ORCHESTRATED:
+        out.append(f"VLLM_ROUTING_LOGIC={ORCHESTRATED} (chart 0.1.12's enum; the router hands KV transfer "
+                   "parameters to engines running vLLM's own NIXL connector) cannot be configured: the chart renders "
+                   f"only LMCache's connector for its engines; use {PD_LOGIC}")
     if length and logic != "prefixaware":
         out.append(f"VLLM_ROUTER_PREFIX_MIN_MATCH_LENGTH tunes prefixaware routing, but VLLM_ROUTING_LOGIC is "
                    f"{logic}: unset it or set VLLM_ROUTING_LOGIC=prefixaware")

@@ -115,7 +115,8 @@ class Settings:
     )
     routing_logic: str = _setting(
         "VLLM_ROUTING_LOGIC", "roundrobin", "router routing logic", "choice",
-        ("roundrobin", "session", "kvaware", "prefixaware", "disaggregated_prefill"),
+        ("roundrobin", "session", "kvaware", "prefixaware", "disaggregated_prefill",
+         "disaggregated_prefill_orchestrated"),
     )
     router_session_key: str = _setting(
         "VLLM_ROUTER_SESSION_KEY", "",
