@@ -123,7 +123,7 @@ def port_forward(
 
 
 def create_namespace(namespace: NamespaceOpt = None, context: ContextOpt = None) -> None:
-    """Create the namespace with Pod Security labels (baseline)."""
+    """Create the namespace with Pod Security labels (VLLM_POD_SECURITY: baseline unless privileged)."""
     from vllmctl.workflows import ops
 
     settings = settings_from(namespace=namespace, kube_context=context)
