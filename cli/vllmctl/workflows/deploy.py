@@ -259,7 +259,7 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
     try:
         state = pool.submit(reader.run, _release_state(reader, settings))
         renders = _Renders(models_wf.load(settings))
-        current, deployed_values, deployed_manifest = state.result()
+        current, deployed_values, deployed_manifest = _state_or_connection_error(state, settings, chart)
         ahead = _template_ahead(pool, reader, chart, opts, renders, current, deployed_values, settings)
         run = _begin(opts, connect(settings, chart), renders.loaded)
     finally:
@@ -267,6 +267,16 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
     run.current, run.deployed_values, run.deployed_manifest = current, deployed_values, deployed_manifest
     run.renders, run.ahead = renders, ahead
     return run
+
+
+def _state_or_connection_error(state, settings: Settings, chart: ChartRef):
+    """The release state; where helm could not read it, the connection's own error comes first
+    (it names the server and the context, or what is wrong with the kubeconfig), else helm's."""
+    try:
+        return state.result()
+    except VllmctlError:
+        connect(settings, chart)
+        raise
 
 
 def _template_ahead(pool, helm: HelmReleases, chart: ChartRef, opts: DeployOptions, renders: _Renders,
