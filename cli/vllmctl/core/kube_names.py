@@ -12,7 +12,6 @@ from vllmctl.core.problems import shown
 
 INT32_MAX = 2**31 - 1
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_LABEL = re.compile(_LABEL)
 _DNS_SUBDOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 # An image repository as container runtimes parse it: [host[:port]/]path, the path lowercase.
@@ -21,13 +20,6 @@ _PATH = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
 _HOST = r"(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]+)?/|[A-Za-z0-9-]+:[0-9]+/"
 _IMAGE = re.compile(rf"({_HOST})?{_PATH}(/{_PATH})*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-
-def dns_label(value: str) -> str | None:
-    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
-        return (f"{shown(value)} is not a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
-                "starting and ending with a letter or digit")
-    return None
 
 
 def dns_subdomain(value: str) -> str | None:

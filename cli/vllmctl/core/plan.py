@@ -55,11 +55,6 @@ def _masked(obj: dict, other: dict | None) -> dict:
     return masked
 
 
-def mask_secrets(obj: dict) -> dict:
-    """The object with every Secret value replaced by a marker (for display)."""
-    return _masked(obj, None)
-
-
 @dataclass(frozen=True)
 class Change:
     action: str  # "add", "change" or "remove"

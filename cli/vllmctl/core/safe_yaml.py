@@ -7,18 +7,18 @@
   refused: a billion-laughs document of a few hundred bytes would otherwise expand to 10^9;
 - the bytes were already checked by core.input_file (size, encoding, control characters).
 
-Every refusal is one `file:line:column:` line (core.problems). `load_file` is the one entry point
-for every YAML file vllmctl reads: models.yaml here, the values overlay in its own module.
+Every refusal is one `file:line:column:` line (core.problems). `load_text`, over the text
+core.input_file.read_source checked, is the one entry point for every YAML file vllmctl reads:
+models.yaml here, the values overlay in its own module.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 from vllmctl.core.gc_pause import gc_paused
-from vllmctl.core.input_file import MAX_BYTES, SourceText, read_source
+from vllmctl.core.input_file import SourceText
 from vllmctl.core.problems import InvalidFile, Problem, existing_position
 
 MAX_DEPTH = 32  # models.yaml needs 7 levels, a Helm values overlay rarely 15
@@ -197,9 +197,3 @@ class YamlFile:
 def load_text(source: SourceText) -> YamlFile:
     root = parse(source)
     return YamlFile(source, root, plain(root, source.file))
-
-
-def load_file(path: Path, *, file: str | None = None, limit: int = MAX_BYTES) -> YamlFile:
-    """A user's YAML file, read, checked and parsed within every bound; InvalidFile (exit 2, one
-    line per problem) for anything else, FileNotFoundError when nothing is at `path`."""
-    return load_text(read_source(path, file=file, limit=limit))

@@ -52,10 +52,6 @@ def of(s: Settings) -> SharedCache | None:
                        s.shared_cache_host_path)
 
 
-def claim_name(release: str) -> str:
-    return f"{release}-shared-pvc-storage-claim"
-
-
 def problems(s: Settings, chart_version: str) -> list[str]:
     """Why the shared cache settings cannot work, each a line naming the variable to change."""
     out = []
