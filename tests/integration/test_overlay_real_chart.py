@@ -48,7 +48,6 @@ SAMPLE = [
     (M + "initContainer", {"name": "ms-init", "image": "busybox:1", "command": ["sh"], "args": ["ls"],
                            "mountPvcStorage": False}, "ms-init"),
     (M + "vllmConfig.maxLoras", 5, "--max_loras"),
-    (M + "lmcacheConfig", {"enabled": True, "cpuOffloadingBufferSize": "31"}, "LMCACHE"),
     (M + "requestGPUMem", "3001", "3001"),
     (M + "limitGPUCores", "57", '"57"'),
     (M + "envFromSecret", {"name": "ms-envsecret"}, "ms-envsecret"),
@@ -133,7 +132,10 @@ def test_overlay_keys_reach_the_real_charts_manifests(version, real_chart, helm_
     model_spec = _nest((path[len(M):], value) for path, value, _ in cases if path.startswith(M))
     values = _nest((path, value) for path, value, _ in cases if not path.startswith(M))
     entry = {"name": "chat", "modelURL": "Qwen/Qwen2.5-0.5B-Instruct", "requestGPU": 1, "pvcStorage": "10Gi",
-             "hfTokenRequired": False, "modelSpec": model_spec}
+             "hfTokenRequired": False, "modelSpec": model_spec,
+             # lmcacheConfig is models.yaml's `lmcache:` now (the overlay refuses it); cacheserverSpec.serde
+             # reaches only an engine that runs LMCache
+             "lmcache": {"cpuOffloadingBufferSize": 31}}
     (tmp_path / "models.yaml").write_text(_yaml([entry]))
     (tmp_path / "values.override.yaml").write_text(_yaml(values))
 
@@ -147,6 +149,7 @@ def test_overlay_keys_reach_the_real_charts_manifests(version, real_chart, helm_
     assert proc.returncode == 0, proc.stderr
     missing = [(path, marker) for path, _, marker in cases if marker not in proc.stdout]
     assert not missing, f"{version}: these overlay keys did not reach the manifests: {missing}"
+    assert 'name: LMCACHE_MAX_LOCAL_CPU_SIZE\n            value: "31"' in proc.stdout
     # vllmctl's own rendering survives the merge: the served model name and the engine image.
     assert "--served-model-name" in proc.stdout and "vllm/vllm-openai:" in proc.stdout
 
