@@ -287,8 +287,7 @@ def _template_ahead(pool, helm: HelmReleases, chart: ChartRef, opts: DeployOptio
         return None
     s = _chosen(s, opts, deployed_values)
     values = renders.of(s, _offline_hf_models(renders.loaded.models, deployed_values)).values
-    if current is not None and current.status == "deployed" and plan_core.same_release(
-            deployed_values, values, current.chart, chart.label):
+    if _made_from(current, deployed_values, values, chart.label):
         return None
     return values, pool.submit(helm.run, helm.template(s.release, chart, values, s.namespace))
 
@@ -451,9 +450,12 @@ def _prepare_cluster(run: _Run) -> dict:
 
 def _same_values(run: _Run, values: dict) -> bool:
     """First guard: the deployed revision was made from exactly these values and this chart."""
-    current = run.current
+    return _made_from(run.current, run.deployed_values, values, run.ctx.chart.label)
+
+
+def _made_from(current: ReleaseInfo | None, deployed_values: dict | None, values: dict, chart_label: str) -> bool:
     return current is not None and current.status == "deployed" and plan_core.same_release(
-        run.deployed_values, values, current.chart, run.ctx.chart.label)
+        deployed_values, values, current.chart, chart_label)
 
 
 def _unchanged(run: _Run) -> DeployResult:
