@@ -331,6 +331,7 @@ class FakeHelm:
         self.fail: dict[str, str] = {}
         self.writes: list[tuple] = []
         self.templated = 0  # how many times `template` rendered
+        self.post_rendered: list[bool] = []  # each upgrade_install: with the post-renderer or not
 
     @staticmethod
     def run(coro):
@@ -382,8 +383,10 @@ class FakeHelm:
         return self._render(release, values)
 
     async def upgrade_install(self, release: str, chart, values: dict, namespace: str, *, timeout: str,
-                              wait: bool = False, atomic: bool = False, description: str | None = None) -> dict:
+                              wait: bool = False, atomic: bool = False, description: str | None = None,
+                              post_render: bool = True) -> dict:
         self.writes.append(("upgrade_install", namespace, release))
+        self.post_rendered.append(post_render)
         revisions = self.releases.setdefault((namespace, release), [])
         revision = FakeRevision(copy.deepcopy(values), self._render(release, values), "deployed", chart.label,
                                 description or ("Install complete" if not revisions else "Upgrade complete"))

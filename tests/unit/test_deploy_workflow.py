@@ -87,6 +87,17 @@ def test_a_first_install_applies_once_and_records_the_revision(tmp_path):
     assert key and key not in yaml.safe_dump(revision.values) + revision.manifest
 
 
+@pytest.mark.parametrize(("version", "post_render"), [("0.1.8", True), ("0.1.9", True), ("0.1.10", False),
+                                                   ("0.1.12", False)])
+def test_helm_runs_the_post_renderer_only_for_charts_that_cannot_keep_the_claims_themselves(
+        tmp_path, version, post_render):
+    c = _cluster(tmp_path, chart_version=version)
+    c.deploy()
+    assert c.helm.post_rendered == [post_render]
+    [spec] = c.revisions()[0].values["servingEngineSpec"]["modelSpec"]
+    assert spec.get("pvcAnnotations") == (None if post_render else {"helm.sh/resource-policy": "keep"})
+
+
 def test_the_same_values_again_make_no_new_revision_and_render_nothing(tmp_path):
     c = _cluster(tmp_path)
     c.deploy()

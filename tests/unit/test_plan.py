@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from vllmctl.core.plan import KEEP_ANNOTATION, MASK, MASK_CHANGED, keep_claims, plan, same_release
+from vllmctl.core.plan import KEEP_ANNOTATION, MASK, MASK_CHANGED, claims_kept, keep_claims, plan, same_release
 
 DEP = """---
 # Source: x/templates/d.yaml
@@ -69,3 +69,18 @@ def test_keep_claims_annotates_only_pvcs():
     assert pvc["metadata"]["annotations"] == {"a": "b", KEEP_ANNOTATION: "keep"}
     assert "# Source: x/templates/d.yaml" in out  # untouched documents stay as written
     assert next(d for d in docs if d["kind"] == "Deployment")["spec"]["replicas"] == 1
+
+
+def test_claims_kept_only_where_the_chart_annotates_every_claim_the_values_make():
+    keep = {KEEP_ANNOTATION: "keep"}
+
+    def values(*specs, shared=False):
+        return {"servingEngineSpec": {"modelSpec": list(specs)}, "sharedPvcStorage": {"enabled": shared}}
+
+    cached = {"name": "a", "pvcStorage": "10Gi", "pvcAnnotations": keep}
+    assert claims_kept(values(cached, {"name": "b"}), "0.1.10")  # b makes no claim
+    assert claims_kept(values(), "0.1.12")
+    assert not claims_kept(values(cached), "0.1.9")  # the chart ignores pvcAnnotations there
+    assert not claims_kept(values(cached, {"name": "b", "pvcStorage": "1Gi"}), "0.1.12")
+    assert not claims_kept(values(cached, {"name": "b", "pvcStorage": "1Gi", "pvcAnnotations": {"x": "y"}}), "0.1.12")
+    assert not claims_kept(values(cached, shared=True), "0.1.12")  # the shared claim takes no annotations

@@ -195,3 +195,18 @@ def test_monitoring_reaches_the_charts_that_have_it(tmp_path, helm_bin, real_cha
     assert all(m["metadata"]["labels"]["release"] == "kps" for m in monitors.values())
     dashboards = [d for d in docs if d["kind"] == "ConfigMap" and "-grafana-" in d["metadata"]["name"]]
     assert dashboards and all(d["metadata"]["labels"]["grafana_dashboard"] == "1" for d in dashboards)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_chart_keeps_the_cache_claims_itself_wherever_helm_goes_without_the_post_renderer(
+        tmp_path, helm_bin, real_chart, version):
+    import yaml
+
+    from vllmctl.core.plan import KEEP_ANNOTATION, claims_kept
+
+    text = _render(tmp_path, {}, version, real_chart(version))
+    claims = [d for d in template_docs(helm_bin, real_chart(version), text) if d["kind"] == "PersistentVolumeClaim"]
+    assert "vllm-mig-storage-claim" in [d["metadata"]["name"] for d in claims]
+    kept = [(d["metadata"].get("annotations") or {}).get(KEEP_ANNOTATION) == "keep" for d in claims]
+    # where the values alone do not keep every claim, the upgrade runs the post-renderer
+    assert claims_kept(yaml.safe_load(text), version) == all(kept) == (version not in ("0.1.8", "0.1.9"))

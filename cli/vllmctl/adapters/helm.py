@@ -5,8 +5,9 @@ high-level `install_or_upgrade_release` cannot pass a post-renderer (and mangles
 `--disable-openapi-validation`), so the upgrade, template and get commands are built here and run by
 pyhelm3's `Command.run`, which adds the kubeconfig and context and maps helm's errors.
 
-Every install/upgrade/template runs a post-renderer (core.plan.keep_claims) that marks the model
-cache PVCs `helm.sh/resource-policy: keep`, so `helm uninstall` leaves the downloaded models alone.
+Every install/upgrade/template marks the model cache PVCs `helm.sh/resource-policy: keep`, so
+`helm uninstall` leaves the downloaded models alone: through the values where the chart takes
+`pvcAnnotations` (core.plan.claims_kept), else through a post-renderer (core.plan.keep_claims).
 """
 
 from __future__ import annotations
@@ -175,11 +176,12 @@ class Helm:
 
     async def upgrade_install(self, release: str, chart: ChartRef, values: dict, namespace: str, *,
                               timeout: str, wait: bool = False, atomic: bool = False,
-                              description: str | None = None) -> dict:
-        """`helm upgrade --install`; returns helm's release JSON (revision in "version")."""
+                              description: str | None = None, post_render: bool = True) -> dict:
+        """`helm upgrade --install`; returns helm's release JSON (revision in "version").
+        `post_render`: False where the values already keep every claim (core.plan.claims_kept)."""
         args = ["upgrade", release, *self._chart_args(chart), "--install", "--namespace", namespace,
                 "--history-max", HISTORY_MAX, "--timeout", timeout, "--output", "json", "--values", "-",
-                *self._post_render_args()]
+                *(self._post_render_args() if post_render else [])]
         if wait:
             args.append("--wait")
         if atomic:

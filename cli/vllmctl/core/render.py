@@ -15,6 +15,7 @@ from vllmctl.core import exposure, lora, multinode, routing, scaling, shared_cac
 from vllmctl.core.duration import seconds
 from vllmctl.core.gc_pause import gc_paused
 from vllmctl.core.models import ModelEntry
+from vllmctl.core.plan import keep_annotations
 from vllmctl.core.secret_layout import API_KEY, HF_TOKEN, LAYOUTS
 from vllmctl.core.settings import Settings
 from vllmctl.core.yamltext import to_yaml_flow
@@ -95,6 +96,7 @@ def model_view(model: ModelEntry, settings: Settings, hf_token: bool, plan: rout
         # "" (no cache volume) is the key left out: every chart version mounts a claim it never
         # creates when the key is present but empty, and falls back to HF_HOME=/tmp without it.
         "pvcStorage": None if shared else model.pvcStorage or None,
+        "pvcAnnotations": None if shared or not model.pvcStorage else keep_annotations(settings.chart_version),
         # The chart (0.1.11, 0.1.12) writes the shared cache's mount under a `volumeMounts:` it opens only
         # for a cache claim, the tensor key, a chat template or this key: without one the YAML breaks.
         "extraVolumeMounts": [] if shared and par.chart_key is None and not model.chatTemplate else None,

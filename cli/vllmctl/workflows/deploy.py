@@ -489,7 +489,8 @@ def _apply(run: _Run, values: dict) -> None:
     run.step(f"helm upgrade --install {s.release} ({chart.describe()})")
     try:
         applied = helm.run(helm.upgrade_install(s.release, chart, values, s.namespace, timeout=s.helm_timeout,
-                                                description=f"vllmctl {run.opts.mode}"))
+                                                description=f"vllmctl {run.opts.mode}",
+                                                post_render=not plan_core.claims_kept(values, s.chart_version)))
     except OperationFailed as e:
         if run.opts.atomic:
             raise OperationFailed(f"{e.message.rstrip('.')}; {_undo(run)}.") from None
