@@ -243,14 +243,15 @@ def deploy(settings: Settings, opts: DeployOptions, ctx: Context | None = None) 
 
 def _start(settings: Settings, opts: DeployOptions) -> _Run:
     """The chart, the models, the release state, the connection, the cluster facts. helm works on
-    the other core meanwhile: it reads the release while this one loads the models, then renders
-    the chart for the offline values (which the chart check needs) while this one imports the
-    kubernetes client."""
+    the other core meanwhile: it reads the release while this one loads the models and compiles
+    the templates, then renders the chart for the offline values (which the chart check needs)
+    while this one imports the kubernetes client."""
     from concurrent.futures import ThreadPoolExecutor
 
     from vllmctl.adapters import chart_source
     from vllmctl.adapters.helm import Helm
     from vllmctl.adapters.kube_client import location
+    from vllmctl.core import render as render_core
 
     chart = chart_source.resolve(settings)
     settings = chart_source.settings_for(settings, chart)
@@ -259,6 +260,7 @@ def _start(settings: Settings, opts: DeployOptions) -> _Run:
     try:
         state = pool.submit(reader.run, _release_state(reader, settings))
         renders = _Renders(models_wf.load(settings))
+        render_core.warm()  # while helm reads the release
         current, deployed_values, deployed_manifest = _state_or_connection_error(state, settings, chart)
         ahead = _template_ahead(pool, reader, chart, opts, renders, current, deployed_values, settings)
         run = _begin(opts, connect(settings, chart), renders.loaded)
