@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "cli")]
+sys.path[:0] = [str(REPO), str(REPO / "cli"), str(REPO / "benchmarks")]
 
 MODELS = 10
 ROUNDS = 3
@@ -53,6 +53,7 @@ def _timed(argv: list[str], env: dict, cwd: Path, stdin: str = "") -> float:
 
 
 def main() -> int:
+    from installed import cli_path
     from tests.env.charts import chart_for_test_server
     from tests.env.procs import helm_binary
 
@@ -65,7 +66,7 @@ def main() -> int:
         try:
             _models_yaml(work / "models.yaml")
             env = {**os.environ, **cluster.env(), "VLLM_CHART": str(chart), "VLLM_RUNTIME_CLASS": "",
-                   "VLLM_API_KEY_ENABLED": "false", "PYTHONPATH": str(REPO / "cli")}
+                   "VLLM_API_KEY_ENABLED": "false", "PYTHONPATH": cli_path(work)}
             env.pop("CI", None)
             vllmctl = [sys.executable, "-m", "vllmctl.main"]
             # the same values vllmctl hands helm
