@@ -2,8 +2,8 @@
 
 Every secret command runs as a child process with distinctive values while a thread samples
 /proc/*/cmdline and /proc/*/environ of every process on the machine (the CLI's own process
-holds the values in its environment by design; its children - helm, the shell pyhelm3 starts
-it through, the post-renderer - must not); afterwards every file under the working directory
+holds the values in its environment by design; its children - helm and the post-renderer - must
+not); afterwards every file under the working directory
 and HOME is searched, and so is every stdout and stderr.
 """
 
@@ -30,7 +30,7 @@ class CmdlineSampler:
         self.hits: list[tuple[int, bytes]] = []
         self.env_hits: list[tuple[bytes, bytes]] = []  # (argv, the secret found in its environment)
         self.cli_seen = 0  # how many samples caught a vllmctl child: proof the sampler was fast enough
-        self.children_seen: dict[bytes, int] = {}  # helm / shell / post-renderer: environments read
+        self.children_seen: dict[bytes, int] = {}  # helm / post-renderer: environments read
         self._env_read: set[tuple[str, bytes]] = set()
         self.rounds = 0
         self._stop = threading.Event()
@@ -87,8 +87,6 @@ class CmdlineSampler:
     def _child_kind(argv: bytes) -> bytes | None:
         if b"keep_claims" in argv:
             return b"post-renderer"
-        if argv.startswith((b"/bin/sh\0-c", b"sh\0-c")) and b"helm" in argv:
-            return b"shell"
         first = argv.split(b"\0", 1)[0]
         return b"helm" if first.endswith(b"/helm") or first == b"helm" else None
 

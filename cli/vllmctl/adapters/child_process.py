@@ -1,9 +1,8 @@
 """Starting child processes with core.child_env's environment, whoever starts them.
 
-pyhelm3 starts helm with asyncio.create_subprocess_shell and no `env`, so helm (and the shell
-around it) would inherit the CLI's whole environment, secrets included. Every helm coroutine
-runs on ChildEnvLoop instead: the event loop fills in the child environment for every
-subprocess started on it, so no library has to pass one.
+A subprocess started without `env` inherits the CLI's whole environment, secrets included. Every
+helm coroutine runs on ChildEnvLoop instead: the event loop fills in the child environment for
+every subprocess started on it, so no caller (or library) has to remember to pass one.
 """
 
 from __future__ import annotations
@@ -15,10 +14,6 @@ from vllmctl.core.child_env import child_environment
 
 
 class ChildEnvLoop(asyncio.SelectorEventLoop):
-    async def subprocess_shell(self, protocol_factory, cmd, **kwargs):
-        kwargs["env"] = child_environment(kwargs.get("env") or os.environ)
-        return await super().subprocess_shell(protocol_factory, cmd, **kwargs)
-
     async def subprocess_exec(self, protocol_factory, program, *args, **kwargs):
         kwargs["env"] = child_environment(kwargs.get("env") or os.environ)
         return await super().subprocess_exec(protocol_factory, program, *args, **kwargs)

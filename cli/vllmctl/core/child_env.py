@@ -1,5 +1,5 @@
-"""The environment of every process vllmctl starts (helm and its post-renderer, the shell pyhelm3
-runs helm through, the engine probe): an allow-list, not the CLI's own environment.
+"""The environment of every process vllmctl starts (helm and its post-renderer, the engine probe):
+an allow-list, not the CLI's own environment.
 
 vllmctl's own process holds secrets in its environment (VLLM_HF_TOKEN, VLLM_API_KEY, VAULT_TOKEN,
 possibly from .env.local); no child needs them, and a child's environment can be read by anything
