@@ -20,9 +20,10 @@ from vllmctl.core.problems import InvalidFile, Problem, problem_at
 MAX_BYTES = 256 * 1024
 UTF8_BOM = "\ufeff"
 _UTF16_32_BOMS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xfe\xff", b"\xff\xfe")
-# What YAML 1.2 allows in a stream (c-printable), minus NEL (U+0085: YAML 1.1 breaks lines there)
-# and CR (allowed only before LF).
-_REFUSED = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What YAML 1.2 does not allow in a stream (outside c-printable), plus NEL (U+0085: YAML 1.1 breaks
+# lines there) and CR (allowed only before LF). Written as the refused ranges: the allowed ones
+# negated take 6 ms to compile, at every start.
+_REFUSED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _NAMES = {0: "NUL", 0x1B: "ESC", 0x7F: "DEL", 0x0D: "carriage return", 0x08: "backspace", 0x0C: "form feed"}
 
 
