@@ -22,3 +22,20 @@ def test_pulling_from_an_unreachable_repository_is_exit_3(tmp_path):
     assert result.code == 3, result.output
     assert "Kubernetes" not in result.stderr and "127.0.0.1:9" in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2 and "Traceback" not in result.output
+
+
+def test_compiled_templates_are_kept_between_runs_and_an_unusable_cache_only_costs_time(tmp_path):
+    (tmp_path / "models.yaml").write_text("- name: chat\n  modelURL: Qwen/Qwen2.5-0.5B-Instruct\n")
+    cache = tmp_path / "cache"
+    first = run_cli("render", "-d", "a", cwd=tmp_path, env={"XDG_CACHE_HOME": str(cache)})
+    assert first.code == 0, first.output
+    kept = sorted(p.name for p in (cache / "vllmctl" / "templates").iterdir())
+    assert len(kept) >= 2  # values.yaml.j2 and external-secret.yaml.j2, at least
+    again = run_cli("render", "-d", "b", cwd=tmp_path, env={"XDG_CACHE_HOME": str(cache)})
+    assert again.code == 0, again.output
+    assert sorted(p.name for p in (cache / "vllmctl" / "templates").iterdir()) == kept
+    (tmp_path / "not-a-directory").write_text("")
+    unusable = run_cli("render", "-d", "c", cwd=tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "not-a-directory")})
+    assert unusable.code == 0, unusable.output
+    rendered = [(tmp_path / d / "values.yaml").read_text() for d in ("a", "b", "c")]
+    assert rendered[0] == rendered[1] == rendered[2]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vllmctl.core import gpu_memory
+from vllmctl.core.cache_dir import user_cache_dir
 from vllmctl.core.engine_args import EngineSpec, effective_values
 from vllmctl.core.engine_argv import ArgToken
 
@@ -80,8 +81,7 @@ def engine_python() -> str:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vllmctl" / "model-configs"
+    return user_cache_dir("model-configs")
 
 
 # ---------------------------------------------------------------------------- config.json

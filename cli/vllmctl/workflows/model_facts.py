@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from vllmctl.core.cache_dir import user_cache_dir
 from vllmctl.core.model_facts import ModelFacts, unknown
 
 CACHE_TTL_SECONDS = 24 * 3600
@@ -25,8 +26,7 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vllmctl" / "model-facts"
+    return user_cache_dir("model-facts")
 
 
 def offline_from_env() -> bool:
