@@ -17,9 +17,14 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def at_least(chart_version: str, since: str) -> bool:
+    """Whether chart `chart_version` is `since` or newer."""
+    return version_tuple(chart_version) >= version_tuple(since)
+
+
 def supports(chart_version: str, key: str) -> bool:
     since = MODEL_KEY_SINCE.get(key)
-    return since is None or version_tuple(chart_version) >= version_tuple(since)
+    return since is None or at_least(chart_version, since)
 
 
 def effective_version(chart_version: str) -> tuple[str, str | None]:

@@ -50,10 +50,10 @@ def problems(s: Settings, chart_version: str) -> list[str]:
         elif s.router_node_port not in NODE_PORTS:
             out.append(f"VLLM_ROUTER_NODE_PORT={s.router_node_port} is outside the NodePort range "
                        f"{NODE_PORTS.start}-{NODE_PORTS.stop - 1}")
-        elif not _since(chart_version, NODE_PORT_SINCE):
+        elif not chart.at_least(chart_version, NODE_PORT_SINCE):
             out.append(f"VLLM_ROUTER_NODE_PORT needs vllm-stack chart {NODE_PORT_SINCE} or newer; "
                        f"VLLM_CHART_VERSION is {chart_version}")
-    if pull_secrets(s) and not _since(chart_version, IMAGE_PULL_SECRETS_SINCE):
+    if pull_secrets(s) and not chart.at_least(chart_version, IMAGE_PULL_SECRETS_SINCE):
         out.append(f"VLLM_ROUTER_IMAGE_PULL_SECRETS needs vllm-stack chart {IMAGE_PULL_SECRETS_SINCE} or newer; "
                    f"VLLM_CHART_VERSION is {chart_version}")
     return out
@@ -105,7 +105,3 @@ def external_url(s: Settings) -> str | None:
     if s.router_expose == "gateway" and s.router_host:
         return f"http://{s.router_host}/v1"
     return None
-
-
-def _since(version: str, since: str) -> bool:
-    return chart.version_tuple(version) >= chart.version_tuple(since)

@@ -16,7 +16,7 @@ MASK = "(masked)"
 MASK_CHANGED = "(masked, changed)"
 KEEP_ANNOTATION = "helm.sh/resource-policy"
 # The first chart version whose model cache claims take `pvcAnnotations` (the shared cache's never does).
-CLAIM_ANNOTATIONS_SINCE = (0, 1, 10)
+CLAIM_ANNOTATIONS_SINCE = "0.1.10"
 
 
 def _load_all(text: str) -> list:
@@ -120,9 +120,9 @@ def same_release(deployed_values: dict | None, new_values: dict, deployed_chart:
 def keep_annotations(chart_version: str) -> dict[str, str] | None:
     """A model cache claim's `pvcAnnotations` on charts that have the key: the chart then keeps the
     claim itself, and helm needs no post-renderer for it."""
-    from vllmctl.core.chart import version_tuple
+    from vllmctl.core.chart import at_least
 
-    return {KEEP_ANNOTATION: "keep"} if version_tuple(chart_version) >= CLAIM_ANNOTATIONS_SINCE else None
+    return {KEEP_ANNOTATION: "keep"} if at_least(chart_version, CLAIM_ANNOTATIONS_SINCE) else None
 
 
 def claims_kept(values: dict, chart_version: str) -> bool:

@@ -73,7 +73,7 @@ class Plan:
 
     @property
     def replies(self) -> bool:
-        return chart.version_tuple(self.version) >= chart.version_tuple(REPLY_SINCE)
+        return chart.at_least(self.version, REPLY_SINCE)
 
 
 def plan(models, settings, version: str) -> Plan:
@@ -125,7 +125,7 @@ def release_problems(indexed: list[tuple[int, Any]], settings, version: str) -> 
         if logic == "kvaware" and cache is None:
             out.append((i, ("name",), "VLLM_ROUTING_LOGIC=kvaware routes by the KV cache LMCache reports from every "
                                       "engine: give this model `lmcache: {}` (or another routing logic)"))
-        if cache is not None and cache.logLevel and not _since(version, ENGINE_LOG_LEVEL_SINCE):
+        if cache is not None and cache.logLevel and not chart.at_least(version, ENGINE_LOG_LEVEL_SINCE):
             out.append((i, ("lmcache", "logLevel"), f"lmcache.logLevel needs vllm-stack chart "
                                                     f"{ENGINE_LOG_LEVEL_SINCE} or newer (before, the chart fixes "
                                                     f"DEBUG); VLLM_CHART_VERSION is {version}"))
@@ -179,7 +179,7 @@ def settings_problems(settings, version: str, models) -> list[str]:
     if length and logic != "prefixaware":
         out.append(f"VLLM_ROUTER_PREFIX_MIN_MATCH_LENGTH tunes prefixaware routing, but VLLM_ROUTING_LOGIC is "
                    f"{logic}: unset it or set VLLM_ROUTING_LOGIC=prefixaware")
-    elif length and not _since(version, PREFIX_MIN_SINCE):
+    elif length and not chart.at_least(version, PREFIX_MIN_SINCE):
         out.append(f"VLLM_ROUTER_PREFIX_MIN_MATCH_LENGTH needs vllm-stack chart {PREFIX_MIN_SINCE} or newer (older "
                    f"charts drop it); VLLM_CHART_VERSION is {version}")
     if logic in ("kvaware", PD_LOGIC) and not settings.router_enabled:
@@ -218,10 +218,6 @@ def _vllm_with_lmcache(tag: str) -> bool:
         return True
     m = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", tag)
     return m is not None and tuple(map(int, m.groups())) >= VLLM_WITH_LMCACHE
-
-
-def _since(version: str, since: str) -> bool:
-    return chart.version_tuple(version) >= chart.version_tuple(since)
 
 
 # ---------------------------------------------------------------- rendering

@@ -49,7 +49,7 @@ def monitoring_problems(chart_version: str, monitoring: bool, labels: str) -> li
     """Why VLLM_MONITORING / VLLM_SERVICE_MONITOR_LABELS cannot work (models' autoscaling is gated
     per entry, like every versioned models.yaml key)."""
     out = []
-    if monitoring and not _since(chart_version, MONITORING_SINCE):
+    if monitoring and not chart.at_least(chart_version, MONITORING_SINCE):
         out.append(f"VLLM_MONITORING needs vllm-stack chart {MONITORING_SINCE} or newer (ServiceMonitors, "
                    f"dashboards); VLLM_CHART_VERSION is {chart_version}")
     try:
@@ -74,7 +74,3 @@ def parse_labels(text: str) -> dict[str, str]:
             raise ValueError(f"{part!r} is not KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
-
-
-def _since(version: str, since: str) -> bool:
-    return chart.version_tuple(version) >= chart.version_tuple(since)

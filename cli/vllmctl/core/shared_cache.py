@@ -63,7 +63,7 @@ def problems(s: Settings, chart_version: str) -> list[str]:
             out.append(f"{rest[0]} is set but VLLM_SHARED_CACHE_SIZE is not: give the shared cache a size (500Gi) "
                        "or unset it")
         return out
-    if chart.version_tuple(chart_version) < chart.version_tuple(SINCE):
+    if not chart.at_least(chart_version, SINCE):
         out.append(f"VLLM_SHARED_CACHE_SIZE needs vllm-stack chart {SINCE} or newer (before it the engines keep "
                    f"caching on their own volumes); VLLM_CHART_VERSION is {chart_version}")
     if s.shared_cache_nfs and s.shared_cache_host_path:
