@@ -93,8 +93,9 @@ def _environment():
 
 
 def warm() -> None:
-    """Parse and compile the templates every rendering uses (Jinja2 does so on first use, ~0.08 s
-    with its import), where a caller has time to spare: while helm reads the release."""
+    """Load the templates every rendering uses (Jinja2's import, and its parse and compile where
+    the bytecode cache has not got them yet), where a caller has time to spare: while helm reads
+    the release."""
     env = _environment()
     for name in ("values.yaml.j2", "external-secret.yaml.j2"):
         env.get_template(name)
