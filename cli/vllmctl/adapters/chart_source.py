@@ -41,13 +41,19 @@ def _chart_yaml_version(text: str, where: str) -> str:
     import yaml
 
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as e:
         raise InvalidInput(f"{where}: Chart.yaml is not valid YAML: {e}.") from None
     version = str(data.get("version") or "")
     if not version:
         raise InvalidInput(f"{where}: Chart.yaml has no version.")
     return version
+
+
+def _top_level_file(tar: tarfile.TarFile, name: str) -> tarfile.TarInfo | None:
+    """The chart's own `name` (chart-name/name, not a subchart's), reading the archive only as far
+    as it: helm packages Chart.yaml first, and reading every member would unpack the whole chart."""
+    return next((m for m in tar if m.name.count("/") == 1 and m.name.endswith(f"/{name}")), None)
 
 
 def _member_text(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> str:
@@ -66,8 +72,7 @@ def local_chart_version(path: Path) -> str:
         return _chart_yaml_version(chart_yaml.read_text(encoding="utf-8"), str(path))
     try:
         with tarfile.open(path, "r:gz") as tar:
-            member = next((m for m in tar.getmembers() if m.name.count("/") == 1
-                           and m.name.endswith("/Chart.yaml")), None)
+            member = _top_level_file(tar, "Chart.yaml")
             if member is None:
                 raise InvalidInput(f"VLLM_CHART={path}: no Chart.yaml in the archive.")
             return _chart_yaml_version(_member_text(tar, member, path), str(path))
@@ -81,8 +86,7 @@ def local_values_text(path: Path) -> str:
         return (path / "values.yaml").read_text(encoding="utf-8")
     try:
         with tarfile.open(path, "r:gz") as tar:
-            member = next((m for m in tar.getmembers() if m.name.count("/") == 1
-                           and m.name.endswith("/values.yaml")), None)
+            member = _top_level_file(tar, "values.yaml")
             return _member_text(tar, member, path) if member is not None else ""
     except (tarfile.TarError, OSError) as e:
         raise InvalidInput(f"{path}: cannot read the chart archive: {e}.") from None

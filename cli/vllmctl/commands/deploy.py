@@ -93,7 +93,7 @@ def _print_findings(findings) -> None:
 def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, chart, context, timeout, atomic,
                 wait, dry_run, skip_preflight, stuck_after, update_strategy, api_key, detailed_exit_code, smoke,
                 url, yes, output, recreate=False) -> int:
-    from vllmctl.workflows import deploy as wf
+    from vllmctl.workflows import release_state
 
     settings = settings_from(models_file=models_file, namespace=namespace, release=release,
                              chart_version=chart_version, chart=chart, kube_context=context, helm_timeout=timeout,
@@ -101,6 +101,9 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
     if api_key is None and mode == "install" and not dry_run and interactive(yes):
         api_key = typer.confirm("Protect the endpoint with an API key (kept in Vault / the vllm-api-key Secret)?",
                                 default=True, err=True)
+    reading = release_state.start(settings)  # before the workflow's own imports: see release_state
+    from vllmctl.workflows import deploy as wf
+
     progress = Progress() if output is Output.text else None
     opts = wf.DeployOptions(
         mode=mode, atomic=atomic if atomic is not None else not interactive(yes), wait=wait, dry_run=dry_run,
@@ -111,7 +114,7 @@ def _run_deploy(mode: str, *, models_file, namespace, release, chart_version, ch
         on_findings=_print_findings if output is Output.text else None,
     )
     try:
-        result = wf.deploy(settings, opts)
+        result = wf.deploy(settings, opts, reading=reading)
     finally:
         if progress:
             progress.close()

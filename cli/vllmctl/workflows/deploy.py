@@ -20,6 +20,7 @@ from vllmctl.core.release import ReleaseInfo
 from vllmctl.core.settings import Settings
 from vllmctl.errors import InvalidInput, OperationFailed, RolloutFailed, VllmctlError
 from vllmctl.workflows import models as models_wf
+from vllmctl.workflows import release_state
 from vllmctl.workflows.connection import (
     Context,
     connect,
@@ -28,7 +29,6 @@ from vllmctl.workflows.connection import (
     pending_error,
     router_deployment,
 )
-from vllmctl.workflows.ports import HelmReleases
 from vllmctl.workflows.rollout import Target, watch
 
 if TYPE_CHECKING:
@@ -167,18 +167,6 @@ def _render(run: _Run, hf_token_models):
     return run.renders.of(run.s, hf_token_models)
 
 
-async def _release_state(helm: HelmReleases, s: Settings):
-    """(newest revision, its values, its manifest): one helm history, then the two reads in parallel."""
-    import asyncio
-
-    current = await helm.latest(s.release, s.namespace)
-    if current is None or current.pending or current.status == "uninstalled":
-        return current, None, ""
-    values, manifest = await asyncio.gather(helm.values(s.release, s.namespace),
-                                            helm.manifest(s.release, s.namespace))
-    return current, values, manifest
-
-
 @dataclass
 class _Run:
     """One install/upgrade/diff as the steps below see it: what was read, what this run did."""
@@ -214,12 +202,14 @@ class _Run:
         _step(self.opts, text)
 
 
-def deploy(settings: Settings, opts: DeployOptions, ctx: Context | None = None) -> DeployResult:
+def deploy(settings: Settings, opts: DeployOptions, ctx: Context | None = None,
+           reading: release_state.Reading | None = None) -> DeployResult:
     """validate -> release state -> preflight -> chart-move check -> namespace + secrets -> render
     -> plan (no revision when nothing changes) -> recreate (--recreate) -> helm -> rollout watch.
     `ctx`: a chart, helm and cluster already at hand (the in-process tests' fakes) instead of the
-    settings' real ones; every step after the start is the same."""
-    run = _start(settings, opts) if ctx is None else _start_on(ctx, opts)
+    settings' real ones; every step after the start is the same. `reading`: helm already reading
+    the settings' release (release_state.start), else it starts here."""
+    run = _start(settings, opts, reading) if ctx is None else _start_on(ctx, opts)
     _check_release(run)
     _preflight(run)
     _check_move(run)  # before anything is written: a refused move changes nothing
@@ -241,31 +231,25 @@ def deploy(settings: Settings, opts: DeployOptions, ctx: Context | None = None) 
     return run.result
 
 
-def _start(settings: Settings, opts: DeployOptions) -> _Run:
+def _start(settings: Settings, opts: DeployOptions, reading: release_state.Reading | None) -> _Run:
     """The chart, the models, the release state, the connection, the cluster facts. helm works on
     the other core meanwhile: it reads the release while this one loads the models and compiles
     the templates, then renders the chart for the offline values (which the chart check needs)
     while this one imports the kubernetes client."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from vllmctl.adapters import chart_source
-    from vllmctl.adapters.helm import Helm
-    from vllmctl.adapters.kube_client import location
     from vllmctl.core import render as render_core
 
-    chart = chart_source.resolve(settings)
-    settings = chart_source.settings_for(settings, chart)
-    reader = Helm(location(settings.kube_context))
-    pool = ThreadPoolExecutor(1)
+    reading = reading or release_state.start(settings)
     try:
-        state = pool.submit(reader.run, _release_state(reader, settings))
+        chart = chart_source.resolve(settings)
+        settings = chart_source.settings_for(settings, chart)
         renders = _Renders(models_wf.load(settings))
         render_core.warm()  # while helm reads the release
-        current, deployed_values, deployed_manifest = _state_or_connection_error(state, settings, chart)
-        ahead = _template_ahead(pool, reader, chart, opts, renders, current, deployed_values, settings)
+        current, deployed_values, deployed_manifest = _state_or_connection_error(reading.state, settings, chart)
+        ahead = _template_ahead(reading, chart, opts, renders, current, deployed_values, settings)
         run = _begin(opts, connect(settings, chart), renders.loaded)
     finally:
-        pool.shutdown(wait=False)  # the early `helm template` goes on; its result is read when needed
+        reading.pool.shutdown(wait=False)  # the early `helm template` goes on; its result is read when needed
     run.current, run.deployed_values, run.deployed_manifest = current, deployed_values, deployed_manifest
     run.renders, run.ahead = renders, ahead
     return run
@@ -281,7 +265,7 @@ def _state_or_connection_error(state, settings: Settings, chart: ChartRef):
         raise
 
 
-def _template_ahead(pool, helm: HelmReleases, chart: ChartRef, opts: DeployOptions, renders: _Renders,
+def _template_ahead(reading: release_state.Reading, chart: ChartRef, opts: DeployOptions, renders: _Renders,
                     current: ReleaseInfo | None, deployed_values: dict | None, s: Settings):
     """The offline values and their `helm template`, started in the pool; None where no step will
     template them (a release to wait for or to create first, or already made from these values)."""
@@ -291,13 +275,16 @@ def _template_ahead(pool, helm: HelmReleases, chart: ChartRef, opts: DeployOptio
     values = renders.of(s, _offline_hf_models(renders.loaded.models, deployed_values)).values
     if _made_from(current, deployed_values, values, chart.label):
         return None
-    return values, pool.submit(helm.run, helm.template(s.release, chart, values, s.namespace))
+    helm = reading.helm
+    return values, reading.pool.submit(helm.run, helm.template(s.release, chart, values, s.namespace))
 
 
 def _start_on(ctx: Context, opts: DeployOptions) -> _Run:
     """_start with the context given: the models, then the cluster facts and the release state in turn."""
     run = _begin(opts, ctx, models_wf.load(ctx.settings))
-    run.current, run.deployed_values, run.deployed_manifest = ctx.helm.run(_release_state(ctx.helm, ctx.settings))
+    s = ctx.settings
+    run.current, run.deployed_values, run.deployed_manifest = ctx.helm.run(release_state.read(ctx.helm, s.release,
+                                                                                              s.namespace))
     return run
 
 
