@@ -202,14 +202,16 @@ class FakeKube:
             secrets.namespaces = self.namespaces
         self.logs = logs or {}
         self.facts = facts or ClusterFacts()
+        self.facts_resources: frozenset[str] | None = None  # the free counts the last cluster_facts was asked for
         self.rollouts: dict[tuple[str, str], dict[str, str]] = {}  # (namespace, release) -> records
         self.node_label_sets: list[dict[str, str]] = []
 
     def describe(self) -> str:
         return "https://fake-cluster (context 'test')"
 
-    def cluster_facts(self, release: str, release_namespace: str,
-                      group_versions: tuple[str, ...] = (), owned: tuple[str, ...] = ()) -> ClusterFacts:
+    def cluster_facts(self, release: str, release_namespace: str, group_versions: tuple[str, ...] = (),
+                      owned: tuple[str, ...] = (), resources: frozenset[str] | None = None) -> ClusterFacts:
+        self.facts_resources = resources
         return self.facts
 
     def read_namespace(self, namespace: str) -> dict | None:

@@ -62,3 +62,27 @@ def test_the_real_chart_requests_the_models_resource(tmp_path, cli, extra_nodes,
     resources = spec.containers[0].resources
     assert resources.limits[AMD] == "2" and resources.requests[AMD] == "2"
     assert "nvidia.com/gpu" not in resources.limits and spec.runtime_class_name is None
+
+
+def test_cluster_facts_read_pods_only_on_the_nodes_offering_what_the_models_hold(extra_nodes, namespace, kube_env,
+                                                                                   monkeypatch):
+    """The adapter against the real API server: the pods bound to a node count where the models'
+    resource is offered, and are not read at all for CPU-only models."""
+    from vllmctl.adapters.kube import cluster_facts
+    from vllmctl.adapters.kube_client import connect
+
+    extra_nodes.create({"amd-node": {AMD: "2"}, "plain-node": {}})
+    extra_nodes.bind_pod(namespace, "training", "amd-node", {AMD: "1"})
+    extra_nodes.bind_pod(namespace, "odd", "plain-node", {AMD: "1"})  # holds what its node does not offer
+    for name, value in kube_env.env().items():
+        monkeypatch.setenv(name, value)
+    cluster = connect()
+
+    def used(resources):
+        nodes = cluster_facts(cluster, "vllm", namespace, resources=resources).nodes
+        return {n.name: dict(n.used) for n in nodes if n.name in ("amd-node", "plain-node")}
+
+    assert used(frozenset({AMD})) == {"amd-node": {AMD: 1}, "plain-node": {}}
+    assert used(None) == {"amd-node": {AMD: 1}, "plain-node": {}}
+    assert used(frozenset({"nvidia.com/gpu"})) == {"amd-node": {}, "plain-node": {}}
+    assert used(frozenset()) == {"amd-node": {}, "plain-node": {}}

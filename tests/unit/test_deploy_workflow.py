@@ -151,6 +151,15 @@ def test_a_pending_release_stops_everything(tmp_path, status):
     assert c.helm.writes == [] and c.helm.templated == 0 and c.secrets.history == []
 
 
+def test_preflight_asks_for_the_free_counts_of_the_gpus_the_enabled_models_hold(tmp_path):
+    c = _cluster(tmp_path)
+    c.deploy()
+    assert c.kube.facts_resources == {"nvidia.com/gpu"}
+    c.models_file.write_text(MODELS.replace("requestGPU: 1", "requestGPU: 0"))
+    c.deploy(mode="upgrade")
+    assert c.kube.facts_resources == frozenset()  # CPU-only: no node's pods need reading
+
+
 def test_preflight_errors_stop_before_any_write(tmp_path):
     c = _cluster(tmp_path, namespaces=(), facts=ClusterFacts())  # no GPU anywhere, no namespace yet
     with pytest.raises(OperationFailed) as e:

@@ -128,3 +128,17 @@ def test_gpus_other_pods_hold_are_counted_per_node():
     findings = run([m("a", requestGPU=1, replicaCount=3, pvcStorage="")], f)
     assert rules(findings) == [("error", "gpu-total")]
     assert "need 3" in findings[0].message and "2 free" in findings[0].message
+
+
+def test_pods_are_read_only_on_nodes_that_offer_a_resource_the_models_hold():
+    from vllmctl.core.preflight import gpu_resources, nodes_to_count
+
+    amd = {"metadata": {"name": "amd"}, "status": {"allocatable": {"amd.com/gpu": "2", "cpu": "8"}}}
+    nodes = [_node("nv", 2), amd, _node("nv-empty", 0), {"metadata": {"name": "cpu"}, "status": {
+        "allocatable": {"cpu": "32", "example.com/dongle": "1"}}}]
+    models = [m("a", requestGPU=1), m("b", requestGPU=1, requestGPUType="amd.com/gpu", enabled=False), m("c")]
+    assert gpu_resources(models) == {GPU}  # b is disabled, c holds no GPU
+    assert nodes_to_count(nodes, gpu_resources(models)) == ["nv"]
+    assert nodes_to_count(nodes, frozenset()) == []  # CPU-only models: no pod is read
+    assert nodes_to_count(nodes, None) == ["nv", "amd"]  # every GPU kind, not other extended resources
+    assert nodes_to_count(nodes, frozenset({"example.com/dongle"})) == ["cpu"]

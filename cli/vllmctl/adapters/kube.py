@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from vllmctl.adapters.kube_client import REQUEST_TIMEOUT, ApiStatus, Cluster, api_error, request, transport_errors
 from vllmctl.core.pod_security import ENFORCE, namespace_labels
-from vllmctl.core.preflight import ClusterFacts, facts_from_objects
+from vllmctl.core.preflight import ClusterFacts, facts_from_objects, nodes_to_count
 
 
 def _get(cluster: Cluster, path: str, **query) -> dict:
@@ -300,28 +300,34 @@ def served_kinds(cluster: Cluster, group_version: str) -> frozenset[str]:
     return frozenset(r["kind"] for r in resources if "/" not in r.get("name", ""))
 
 
-def cluster_facts(cluster: Cluster, release: str, release_namespace: str,
-                  group_versions: tuple[str, ...] = (), owned: tuple[str, ...] = ()) -> ClusterFacts:
+def cluster_facts(cluster: Cluster, release: str, release_namespace: str, group_versions: tuple[str, ...] = (),
+                  owned: tuple[str, ...] = (), resources: frozenset[str] | None = None) -> ClusterFacts:
     """Nodes with their free GPUs (not counting this release's own pods, which an update replaces),
-    storage classes, runtime classes (core.preflight.facts_from_objects). The four reads run in parallel.
-    Then the kinds served in `group_versions`, and who owns the cluster-scoped objects at `owned`."""
+    storage classes, runtime classes (core.preflight.facts_from_objects); then the kinds served in
+    `group_versions`, and who owns the cluster-scoped objects at `owned`. Free counts are of
+    `resources` (None: every GPU kind): the pods are read node by node, as `kubectl describe node`
+    does, on the nodes that offer one (core.preflight.nodes_to_count), never cluster-wide (a list
+    of every pod grows with the cluster, megabytes in a large one, for a CPU-only install too)."""
     from concurrent.futures import ThreadPoolExecutor
 
     reads = {
-        "nodes": ("/api/v1/nodes", {}),
-        "pods": ("/api/v1/pods", {"fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"}),
-        "classes": ("/apis/storage.k8s.io/v1/storageclasses", {}),
-        "runtimes": ("/apis/node.k8s.io/v1/runtimeclasses", {}),
+        "nodes": "/api/v1/nodes",
+        "classes": "/apis/storage.k8s.io/v1/storageclasses",
+        "runtimes": "/apis/node.k8s.io/v1/runtimeclasses",
     }
     try:
         with ThreadPoolExecutor(len(reads)) as pool:
-            futures = {k: pool.submit(_items, cluster, path, **q) for k, (path, q) in reads.items()}
+            futures = {k: pool.submit(_items, cluster, path) for k, path in reads.items()}
             got = {k: f.result() for k, f in futures.items()}
+            on_nodes = [pool.submit(_items, cluster, "/api/v1/pods", fieldSelector=f"spec.nodeName={node},"
+                                    "status.phase!=Succeeded,status.phase!=Failed")
+                        for node in nodes_to_count(got["nodes"], resources)]
+            pods = [pod for f in on_nodes for pod in f.result()]
     except ApiStatus as e:
-        raise api_error(e, cluster, "read nodes, storage classes and runtime classes") from None
+        raise api_error(e, cluster, "read nodes, storage classes, runtime classes and the pods on GPU nodes") from None
     import dataclasses
 
-    facts = facts_from_objects(got["nodes"], got["pods"], got["classes"], got["runtimes"],
+    facts = facts_from_objects(got["nodes"], pods, got["classes"], got["runtimes"],
                                release=release, release_namespace=release_namespace)
     return dataclasses.replace(facts, served={gv: served_kinds(cluster, gv) for gv in group_versions},
                                owners={path: helm_owner_namespace(cluster, path) for path in owned})
@@ -371,9 +377,9 @@ class Kube:
     def describe(self) -> str:
         return self.cluster.describe()
 
-    def cluster_facts(self, release: str, release_namespace: str,
-                      group_versions: tuple[str, ...] = (), owned: tuple[str, ...] = ()) -> ClusterFacts:
-        return cluster_facts(self.cluster, release, release_namespace, group_versions, owned)
+    def cluster_facts(self, release: str, release_namespace: str, group_versions: tuple[str, ...] = (),
+                      owned: tuple[str, ...] = (), resources: frozenset[str] | None = None) -> ClusterFacts:
+        return cluster_facts(self.cluster, release, release_namespace, group_versions, owned, resources)
 
     def read_namespace(self, namespace: str) -> dict | None:
         return read_namespace(self.cluster, namespace)

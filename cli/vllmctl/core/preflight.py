@@ -106,9 +106,25 @@ def resources_in_use(pods: list[dict], *, release: str, release_namespace: str) 
     return used
 
 
+def gpu_resources(models: list[ModelEntry]) -> frozenset[str]:
+    """The extended resources (GPU kinds) the enabled models hold: the free counts the checks read."""
+    return frozenset(_by_resource([m for m in models if m.enabled]))
+
+
+def nodes_to_count(nodes: list[dict], resources: frozenset[str] | None) -> list[str]:
+    """The nodes whose pods' holdings matter: those offering one of `resources` (None: any GPU).
+    Elsewhere nothing is free to count, so their pods are never read."""
+    def counted(resource: str) -> bool:
+        return gpu_types.is_gpu(resource) if resources is None else resource in resources
+
+    return [n["metadata"]["name"] for n in nodes
+            if any(counted(r) for r, count in gpu_types.node_allocatable(n).items() if count)]
+
+
 def facts_from_objects(nodes: list[dict], pods: list[dict], storage_classes: list[dict],
                        runtime_classes: list[dict], *, release: str, release_namespace: str) -> ClusterFacts:
-    """ClusterFacts from the API's own JSON: nodes, the pods not yet finished, StorageClasses, RuntimeClasses."""
+    """ClusterFacts from the API's own JSON: nodes, the pods not yet finished on nodes_to_count's nodes,
+    StorageClasses, RuntimeClasses."""
     used = resources_in_use(pods, release=release, release_namespace=release_namespace)
     node_facts = []
     for n in nodes:

@@ -127,7 +127,7 @@ def facts_of(ctx: Context, models):
     s = ctx.settings
     owned = tuple(lora.cluster_scoped(s.release)) if lora.uses_adapters(models) else ()
     return ctx.kube.cluster_facts(s.release, s.namespace, tuple(api.group_version for api in required_apis(s, models)),
-                                  owned)
+                                  owned, preflight_core.gpu_resources(models))
 
 
 def preflight_failure(findings) -> OperationFailed | None:
