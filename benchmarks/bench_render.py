@@ -1,4 +1,8 @@
-"""Time to validate and render 100 and 1,000 models (target: 1,000 in under 0.5 s, linear cost)."""
+"""Time to validate and render 100 and 300 models (target: 300 in under 0.15 s, linear cost).
+
+300 of these models (about 22 keys and values each) is near the most one models.yaml may hold
+(core.safe_yaml.MAX_NODES, 8,000 keys and values); 1,000, as this measured before that bound, are
+refused. The target keeps the rate it had: half a millisecond a model."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from vllmctl.core.render import RenderRequest, render
 from vllmctl.core.settings import Settings
 from vllmctl.workflows.models import validate_text
 
-TARGET_S = 0.5
+LARGE = 300
+TARGET_S = 0.15
 
 
 def models_yaml(count: int) -> str:
@@ -40,14 +45,14 @@ def timed(count: int) -> tuple[float, float]:
 def main() -> int:
     timed(10)  # templates compiled, schemas built
     results = {}
-    for count in (100, 1000):
+    for count in (100, LARGE):
         load, rend = timed(count)
         results[count] = rend
         print(f"   {count:5d} models: render {rend * 1000:7.1f} ms   (parse+validate {load * 1000:7.1f} ms)")
-    ratio = results[1000] / results[100]
-    print(f"   1,000 / 100 render time: {ratio:.1f}x (linear is ~10x)")
-    ok = results[1000] < TARGET_S
-    print(f"   target: 1,000 models rendered in < {TARGET_S} s: {'ok' if ok else 'OVER TARGET'}")
+    ratio = results[LARGE] / results[100]
+    print(f"   {LARGE} / 100 render time: {ratio:.1f}x (linear is ~{LARGE // 100}x)")
+    ok = results[LARGE] < TARGET_S
+    print(f"   target: {LARGE} models rendered in < {TARGET_S} s: {'ok' if ok else 'OVER TARGET'}")
     return 0 if ok else 1
 
 
