@@ -1,8 +1,9 @@
 """The release as helm reads it (newest revision, its values, its manifest), read on the other core.
 
-install, upgrade and diff start this before they import the rest of their workflow (pydantic, the
-YAML and template libraries: about 0.3 s of one core), so helm has read the release by the time
-the models are loaded and rendered; the same pool then renders the chart early (workflows.deploy).
+The install and upgrade commands start this before they import the rest of their workflow
+(pydantic, the YAML and template libraries: about 0.3 s of one core), so helm has read the release
+by the time the models are loaded and rendered; workflows.deploy starts it itself for a caller that
+did not (diff). The same pool then renders the chart early.
 This module imports only helm's adapter, to start as soon as the settings are known.
 """
 
